@@ -1,0 +1,67 @@
+"""Shared steps of every export: metadata into the ONNX file, INT8 quantization, sizes.
+
+Each model has its own export module (``export.ds2``, ``export.voice``); both
+end here so that the metadata contract of DESIGN.md is written in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+import onnx  # noqa: E402
+
+META_PREFIX = "talkratio."
+
+
+def _as_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def write_metadata(path: str | Path, metadata: dict) -> None:
+    """Set ``talkratio.<key>`` metadata_props on the ONNX file in place.
+
+    Values that are not strings are stored as JSON, as DESIGN.md requires.
+    """
+    model = onnx.load(str(path))
+    existing = {p.key: p for p in model.metadata_props}
+    for key, value in metadata.items():
+        full = key if key.startswith(META_PREFIX) else META_PREFIX + key
+        if full in existing:
+            existing[full].value = _as_text(value)
+        else:
+            entry = model.metadata_props.add()
+            entry.key, entry.value = full, _as_text(value)
+    onnx.save(model, str(path))
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key: p.value for p in model.metadata_props}
+
+
+def quantize_int8(fp32_path: str | Path, int8_path: str | Path) -> Path:
+    """Dynamic INT8 quantization (weights int8, activations quantized on the fly).
+
+    LSTM becomes DynamicQuantizeLSTM and MatMul/Gemm become integer matmuls;
+    the metadata of the fp32 file is carried over unchanged.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    int8_path = Path(int8_path)
+    quantize_dynamic(
+        str(fp32_path),
+        str(int8_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["LSTM", "MatMul", "Gemm", "Conv"],
+    )
+    metadata = read_metadata(fp32_path)
+    write_metadata(int8_path, metadata)
+    return int8_path
+
+
+def size_ratio(small: str | Path, large: str | Path) -> float:
+    return Path(small).stat().st_size / Path(large).stat().st_size
