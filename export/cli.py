@@ -7,9 +7,13 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
+PROG = "talkratio-export"
+
+# subcommand -> module whose ``cli`` function implements it
 COMMANDS = {"ds2": "export.ds2", "voice": "export.voice"}
 
 app = typer.Typer(
@@ -19,9 +23,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _name, _module in COMMANDS.items():
-    app.command(_name)(importlib.import_module(_module).cli)
+
+@app.callback()
+def _group() -> None:
+    """Keeps typer in subcommand mode when only one command is registered."""
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Import only the module of the command asked for (torch takes seconds to load)."""
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else list(COMMANDS)
+    for name in wanted:
+        app.command(name)(importlib.import_module(COMMANDS[name]).cli)
+    app(args=argv, prog_name=PROG)
