@@ -1,17 +1,371 @@
-"""``talkratio``: the runtime's command line (commands arrive with the edge runtime)."""
+"""``talkratio``: the runtime's command line. Each command builds options and calls the library.
+
+Errors a user can cause (a bad file, a missing model, an unwritable store, no
+microphone) end in one sentence on stderr and a non-zero exit, no traceback.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-app = typer.Typer(help="Private Korean talk statistics on this device.", add_completion=False)
+from edge.audio import AudioError
+from edge.config import ConfigError
+from edge.onnx_model import ModelError
+from edge.segmenter import SegmenterOptions
+from edge.sources import MicrophoneError
+from edge.store import StoreError
+
+log = logging.getLogger("edge")
+
+EXIT_USER_ERROR = 2
+EXIT_RUNTIME_ERROR = 1
+USER_ERRORS = (AudioError, ModelError, ConfigError, MicrophoneError, ValueError, FileNotFoundError)
+
+app = typer.Typer(
+    help="Private Korean talk statistics on this device.\n\n"
+    "Example: talkratio analyze edge/assets/samples/household.wav",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """One sentence on stderr and a non-zero exit for every expected failure."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except (StoreError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_RUNTIME_ERROR) from None
+
+
+@app.callback()
+def _logging(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr."),
+):
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+# --------------------------------------------------------------------------- shared options
+
+STT_OPT = typer.Option(None, "--stt-model", help="STT ONNX file (default: the bundled one).")
+VOICE_OPT = typer.Option(
+    None, "--voice-model", help="Voice ONNX file (default: bundled, else pitch)."
+)
+THREADS_OPT = typer.Option(1, "--threads", min=1, help="onnxruntime threads per model.")
+AGGR_OPT = typer.Option(3, "--vad-aggressiveness", min=0, max=3, help="webrtcvad 0-3.")
+THRESHOLD_OPT = typer.Option(None, "--voice-threshold", help="Below this confidence: 'unknown'.")
+CONFIG_OPT = typer.Option(
+    None, "--config", help="Daemon config to take the voice labels from (e.g. 엄마/아빠)."
+)
+DB_OPT = typer.Option(None, "--db", help="Database file (default: the user data directory).")
+NO_TEXT_OPT = typer.Option(False, "--no-transcripts", help="Store counts but never the text.")
+DENOISE_VAD_OPT = typer.Option(False, "--denoise-vad", help="noisereduce before the VAD.")
+DENOISE_STT_OPT = typer.Option(False, "--denoise-stt", help="noisereduce before STT.")
+
+
+def _options(aggressiveness: int, denoise_vad: bool, denoise_stt: bool):
+    from edge.pipeline import PipelineOptions
+
+    return PipelineOptions(
+        segmenter=SegmenterOptions(aggressiveness=aggressiveness, denoise=denoise_vad),
+        denoise_stt=denoise_stt,
+    )
+
+
+def _recognizers(stt_model, voice_model, threads, voice_threshold):
+    from edge.pipeline import load_recognizers
+
+    return load_recognizers(stt_model, voice_model, threads, True, voice_threshold)
+
+
+def _store(db: Optional[Path], transcripts: bool = True):
+    from edge.store import Store
+
+    return Store(db, transcripts=transcripts)
+
+
+# --------------------------------------------------------------------------- analyze
 
 
 @app.command()
-def models() -> None:
-    """List the active models. Example: talkratio models"""
-    typer.echo("no models bundled yet")
+def analyze(
+    files: list[Path] = typer.Argument(..., help="WAV/FLAC/OGG recordings, any rate."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print DESIGN.md's JSON instead of a table."
+    ),
+    config: Optional[Path] = CONFIG_OPT,
+    db: Optional[Path] = DB_OPT,
+    no_store: bool = typer.Option(False, "--no-store", help="Do not add the results to the store."),
+    no_transcripts: bool = NO_TEXT_OPT,
+    stt_model: Optional[Path] = STT_OPT,
+    voice_model: Optional[Path] = VOICE_OPT,
+    threads: int = THREADS_OPT,
+    vad_aggressiveness: int = AGGR_OPT,
+    voice_threshold: Optional[float] = THRESHOLD_OPT,
+    denoise_vad: bool = DENOISE_VAD_OPT,
+    denoise_stt: bool = DENOISE_STT_OPT,
+) -> None:
+    """Run the whole pipeline on recordings and print who talked how much.
+
+    Example: talkratio analyze edge/assets/samples/household.wav --json --no-store
+    """
+    from edge.config import load_config
+    from edge.pipeline import analyze_file
+    from edge.tui import print_analysis, progress_bar
+
+    with user_errors():
+        options = _options(vad_aggressiveness, denoise_vad, denoise_stt)
+        recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold)
+        store = None if no_store else _store(db, not no_transcripts)
+        results = []
+        for path in files:
+            with progress_bar(path, enabled=not as_json) as progress:
+                result = analyze_file(path, recognizers, options, progress=progress)
+            if store is not None:
+                store.add_many(result.utterances)
+            results.append(result)
+            if not as_json:
+                print_analysis(result, load_config(config).labels.as_dict())
+        if as_json:
+            payload = [r.to_json() for r in results]
+            typer.echo(
+                json.dumps(
+                    payload[0] if len(payload) == 1 else payload, ensure_ascii=False, indent=2
+                )
+            )
+
+
+# --------------------------------------------------------------------------- live
+
+
+@app.command()
+def live(
+    device: Optional[str] = typer.Option(None, "--device", help="Input device index or name."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", help="Stop after this long."),
+    input_file: Optional[Path] = typer.Option(
+        None, "--input-file", help="Play this file at real-time pace instead."
+    ),
+    speed: float = typer.Option(
+        1.0, "--speed", help="With --input-file: times faster than real time."
+    ),
+    stdin: bool = typer.Option(False, "--stdin", help="Read raw 16-bit mono PCM from stdin."),
+    rate: int = typer.Option(16_000, "--rate", help="With --stdin: its sample rate (Hz)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per utterance."),
+    db: Optional[Path] = DB_OPT,
+    no_store: bool = typer.Option(False, "--no-store", help="Do not store the utterances."),
+    no_transcripts: bool = NO_TEXT_OPT,
+    stt_model: Optional[Path] = STT_OPT,
+    voice_model: Optional[Path] = VOICE_OPT,
+    threads: int = THREADS_OPT,
+    vad_aggressiveness: int = AGGR_OPT,
+    voice_threshold: Optional[float] = THRESHOLD_OPT,
+) -> None:
+    """Capture speech and print each utterance as it is recognised (Ctrl-C to stop).
+
+    Example: talkratio live --input-file edge/assets/samples/household.wav --speed 4
+
+    From another recorder: arecord -q -f S16_LE -r 16000 -c 1 | talkratio live --stdin
+    """
+    from edge.live import run_live
+    from edge.sources import pcm_source
+
+    with user_errors():
+        source = pcm_source(rate=rate) if stdin else _live_source(device, input_file, speed)
+        recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold)
+        store = None if no_store else _store(db, not no_transcripts)
+        run_live(
+            source,
+            recognizers,
+            _options(vad_aggressiveness, False, False),
+            store,
+            seconds=seconds,
+            as_json=as_json,
+            source_name="stdin" if stdin else str(input_file or "microphone"),
+        )
+
+
+def _live_source(device: Optional[str], input_file: Optional[Path], speed: float):
+    from edge.sources import MicrophoneSource, realtime_file_source
+
+    if input_file is not None:
+        if speed <= 0:
+            raise ValueError("--speed must be positive")
+        return realtime_file_source(input_file, speed=speed)
+    return MicrophoneSource(device)
+
+
+# --------------------------------------------------------------------------- daemon
+
+
+@app.command()
+def daemon(
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="TOML file (default: /etc/talkratio/config.toml if present)."
+    ),
+) -> None:
+    """The home-device service: capture forever and store; SIGTERM stops it cleanly.
+
+    Example: talkratio daemon --config deploy/config.example.toml
+    """
+    from edge.config import load_config
+    from edge.daemon import run_daemon
+
+    logging.getLogger().setLevel(logging.INFO)
+    with user_errors():
+        raise typer.Exit(run_daemon(load_config(config)))
+
+
+# --------------------------------------------------------------------------- stats / report
+
+
+def _parse_time(value: Optional[str], name: str) -> Optional[float]:
+    """ISO date/time in local time (``2026-11-24`` or ``2026-11-24T18:00``) to Unix s."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{name} {value!r} is not a date like 2026-11-24 or 2026-11-24T18:00"
+        ) from None
+    return (moment if moment.tzinfo else moment.astimezone()).timestamp()
+
+
+SINCE_OPT = typer.Option(None, "--since", help="From this local date/time (ISO).")
+UNTIL_OPT = typer.Option(None, "--until", help="Up to this local date/time (ISO).")
+BY_OPT = typer.Option("day", "--by", help="Group by 'hour' or 'day' (local time).")
+
+
+def _stored_periods(db, since, until, by):
+    from edge.stats import PERIODS, by_period
+
+    if by not in PERIODS:
+        raise ValueError(f"--by must be 'hour' or 'day', not {by!r}")
+    with _store(db) as store:
+        stored = store.utterances(_parse_time(since, "--since"), _parse_time(until, "--until"))
+    return [u.on_wall_clock() for u in stored], by_period([u.on_wall_clock() for u in stored], by)
+
+
+@app.command()
+def stats(
+    since: Optional[str] = SINCE_OPT,
+    until: Optional[str] = UNTIL_OPT,
+    by: str = BY_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    config: Optional[Path] = CONFIG_OPT,
+    db: Optional[Path] = DB_OPT,
+) -> None:
+    """Talk statistics from the local store, per hour or day.
+
+    Example: talkratio stats --since 2026-11-01 --by day --json
+    """
+    from edge.config import load_config
+    from edge.stats import summarize
+    from edge.tui import print_periods
+
+    with user_errors():
+        records, periods = _stored_periods(db, since, until, by)
+        total = summarize(records)
+        if as_json:
+            payload = {
+                "by": by,
+                "total": total.to_json(),
+                "periods": [p.to_json() for p in periods],
+            }
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        else:
+            print_periods(periods, total, by, load_config(config).labels.as_dict())
+
+
+@app.command()
+def report(
+    out: Path = typer.Option(..., "--out", help="Output file, .png or .html."),
+    since: Optional[str] = SINCE_OPT,
+    until: Optional[str] = UNTIL_OPT,
+    by: str = BY_OPT,
+    db: Optional[Path] = DB_OPT,
+    config: Optional[Path] = CONFIG_OPT,
+) -> None:
+    """Draw talk over time per parent and the mother share.
+
+    Example: talkratio report --out talk.html --by hour --since 2026-11-24
+    """
+    from edge.config import load_config
+    from edge.report import write_report
+
+    with user_errors():
+        labels = load_config(config).labels.as_dict()
+        _, periods = _stored_periods(db, since, until, by)
+        typer.echo(str(write_report(periods, out, by, labels)))
+
+
+# --------------------------------------------------------------------------- models / devices
+
+
+@app.command()
+def models(
+    stt_model: Optional[Path] = STT_OPT,
+    voice_model: Optional[Path] = VOICE_OPT,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """The active models and what their metadata says about them.
+
+    Example: talkratio models --json
+    """
+    from edge.models import describe_models
+    from edge.tui import print_models
+
+    with user_errors():
+        described = describe_models(stt_model, voice_model)
+        if as_json:
+            typer.echo(json.dumps(described, ensure_ascii=False, indent=2))
+        else:
+            print_models(described)
+
+
+@app.command()
+def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """The audio input devices (use the index or a part of the name with --device).
+
+    Example: talkratio devices
+    """
+    from dataclasses import asdict
+
+    from edge.sources import list_input_devices
+    from edge.tui import print_devices
+
+    with user_errors():
+        found = list_input_devices()
+        if as_json:
+            typer.echo(json.dumps([asdict(d) for d in found], indent=2))
+        elif not found:
+            typer.echo("no audio input device found", err=True)
+            raise typer.Exit(EXIT_RUNTIME_ERROR)
+        else:
+            print_devices(found)
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""One PNG with four panels: RTF per stage, time per utterance against the peers,
+latency against utterance length, and RSS of the live run over time."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from benchmarks.report import LATENCY_P95_TARGET_MS, LIVE_RSS_TARGET_MIB, RTF_TARGET
+from benchmarks.stages import STAGES
+
+log = logging.getLogger(__name__)
+
+FIGSIZE_IN = (13.0, 9.0)
+DPI = 110
+
+
+def _stages_panel(ax, results: dict) -> None:
+    runs = [r for r in results.get("stages", {}).get("runs", []) if r["audio"] == "scenes"]
+    labels = [f"{r['models']}\n{r['threads']} thr" for r in runs]
+    bottom = [0.0] * len(runs)
+    for stage in STAGES:
+        values = [r["rtf"].get(stage, 0.0) for r in runs]
+        ax.bar(labels, values, bottom=bottom, label=stage)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    whole = [r["rtf"].get("whole") for r in runs]
+    ax.scatter(labels, [w or 0 for w in whole], color="black", marker="_", s=400, label="whole pipeline", zorder=3)
+    ax.axhline(RTF_TARGET, color="red", linestyle="--", linewidth=1, label=f"target {RTF_TARGET}")
+    ax.set_ylabel("real-time factor")
+    ax.set_title("Household scenes: cost per stage")
+    ax.set_ylim(0, max([RTF_TARGET, *bottom, *[w or 0 for w in whole]]) * 1.45)
+    ax.legend(fontsize=7, ncol=4, loc="upper left")
+
+
+def _peers_panel(ax, results: dict) -> None:
+    engines = {k: v for k, v in results.get("peers", {}).get("engines", {}).items() if v.get("available")}
+    names = list(engines)
+    ax.bar(names, [engines[n]["mean_ms"] for n in names], color=["tab:green", "tab:orange", "tab:purple"][: len(names)])
+    for i, name in enumerate(names):
+        ax.text(i, engines[name]["mean_ms"], f"{engines[name]['mean_ms']:.0f} ms\n{engines[name]['peak_rss_mib']:.0f} MiB",
+                ha="center", va="bottom", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylim(top=max([e["mean_ms"] for e in engines.values()], default=1) * 5)
+    ax.set_ylabel("mean time per utterance (ms, log)")
+    ax.set_title(f"Same {results.get('peers', {}).get('utterances', '?')} utterances, 1 thread")
+
+
+def _ladder_panel(ax, results: dict) -> None:
+    rows = results.get("ladder", {}).get("rows", [])
+    for key in sorted({(r["models"], r["threads"]) for r in rows}):
+        mine = [r for r in rows if (r["models"], r["threads"]) == key]
+        ax.plot([r["audio_s"] for r in mine], [r["total_ms"] for r in mine], marker="o",
+                label=f"{key[0]}, {key[1]} thr")
+    ax.axhline(LATENCY_P95_TARGET_MS, color="red", linestyle="--", linewidth=1, label="200 ms")
+    ax.set_xlabel("utterance length (s)")
+    ax.set_ylabel("recognition time (ms)")
+    ax.set_title("One utterance: features + STT + voice")
+    ax.legend(fontsize=7)
+
+
+def _memory_panel(ax, results: dict) -> None:
+    memory = results.get("live", {}).get("memory")
+    if memory:
+        ax.plot([t / 60 for t in memory["times_s"]], memory["rss_mib"], linewidth=1)
+        ax.axhline(LIVE_RSS_TARGET_MIB, color="red", linestyle="--", linewidth=1, label="200 MiB")
+        ax.set_ylim(0, max(LIVE_RSS_TARGET_MIB, max(memory["rss_mib"], default=0)) * 1.1)
+        ax.legend(fontsize=7)
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("RSS (MiB)")
+    ax.set_title("talkratio live --input-file: resident memory")
+
+
+def draw_chart(results: dict, path: Path) -> bool:
+    """Write the chart; False (logged) when matplotlib cannot draw it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no chart")
+        return False
+    fig, axes = plt.subplots(2, 2, figsize=FIGSIZE_IN)
+    for panel, ax in zip((_stages_panel, _peers_panel, _ladder_panel, _memory_panel), axes.flat, strict=True):
+        try:
+            panel(ax, results)
+        except (KeyError, TypeError, ValueError) as exc:
+            ax.set_title(f"{panel.__name__[1:-6]}: not measured ({exc})")
+    fig.suptitle(f"talkratio benchmark, {results.get('started_utc', '')}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True

@@ -1,0 +1,140 @@
+"""``talkratio live --input-file`` and ``talkratio analyze`` as a user runs them: memory and latency.
+
+The live run plays a recording at real-time pace through the same path as a
+microphone (capture thread, VAD, recognition worker, store). Its RSS is sampled
+all along; afterwards each stored row gives a latency:
+
+- ``detected -> stored``: from the moment the VAD could know that speech had
+  ended (the last voiced frame, plus the hangover of silence it waits for,
+  rounded up to the 100 ms capture block that carries it) to the row's
+  ``stored_at``; this is what recognition and storage cost, and what the
+  200 ms target is about;
+- ``speech end -> stored``: from the last voiced frame itself; it adds the
+  hangover (300 ms by default), which is a setting of the segmenter, not a cost.
+
+Times of a row: ``wall_start - start_s`` is the wall-clock moment the capture began.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.memory import MemoryTrace, trace_command
+from edge.segmenter import SegmenterOptions
+from edge.sources import LIVE_BLOCK_SECONDS
+
+LATENCY_MAX_UTTERANCE_S = 8.0  # the target covers utterances up to 8 s
+PERCENTILES = (50, 95)
+
+
+def console_command(script: str, module: str) -> list[str]:
+    """An installed console script (``talkratio``), or its ``main`` through this Python."""
+    path = Path(sys.executable).parent / script
+    if path.exists():
+        return [str(path)]
+    return [sys.executable, "-c", f"from {module} import main; main()"]
+
+
+def talkratio_command() -> list[str]:
+    return console_command("talkratio", "edge.cli")
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Milliseconds over ``count`` utterances."""
+
+    count: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+
+    def to_json(self) -> dict:
+        return {"count": self.count, "p50_ms": round(self.p50_ms, 1), "p95_ms": round(self.p95_ms, 1),
+                "max_ms": round(self.max_ms, 1)}
+
+
+def latency_stats(seconds: list[float]) -> LatencyStats:
+    if not seconds:
+        return LatencyStats(0, math.nan, math.nan, math.nan)
+    ms = np.asarray(seconds) * 1e3
+    p50, p95 = np.percentile(ms, PERCENTILES)
+    return LatencyStats(len(ms), float(p50), float(p95), float(ms.max()))
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """One live run: its memory trace and the latency of each stored utterance."""
+
+    audio_s: float
+    trace: MemoryTrace
+    detected_to_stored_s: list[float]
+    speech_end_to_stored_s: list[float]
+    utterances: int
+    transcribed: int
+    speed: float
+
+    def to_json(self) -> dict:
+        return {
+            "audio_s": round(self.audio_s, 1), "speed": self.speed, "utterances": self.utterances,
+            "transcribed": self.transcribed,
+            "latency_detected_to_stored": latency_stats(self.detected_to_stored_s).to_json(),
+            "latency_speech_end_to_stored": latency_stats(self.speech_end_to_stored_s).to_json(),
+            "memory": self.trace.to_json(),
+        }
+
+
+def _rows(db: Path) -> list[tuple[float, float, float, float, int]]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(
+            "SELECT start_s, end_s, wall_start, stored_at, transcribed FROM utterances ORDER BY id"
+        ).fetchall()
+
+
+def detection_s(end_s: float, options: SegmenterOptions = SegmenterOptions(),
+                block_s: float = LIVE_BLOCK_SECONDS) -> float:
+    """Recording time at which the VAD's end-of-speech decision can be made for ``end_s``."""
+    hangover_s = options.frames(options.hangover_ms) * options.frame_ms / 1000
+    return math.ceil(round((end_s + hangover_s) / block_s, 6)) * block_s
+
+
+def live_latencies(db: Path, speed: float) -> tuple[list[float], list[float], int, int]:
+    """``(detected -> stored, speech end -> stored, utterances, transcribed)`` from a live run's store."""
+    detected, speech_end, transcribed = [], [], 0
+    rows = _rows(db)
+    for start_s, end_s, wall_start, stored_at, was_transcribed in rows:
+        transcribed += int(was_transcribed)
+        if end_s - start_s > LATENCY_MAX_UTTERANCE_S or stored_at is None:
+            continue
+        origin = wall_start - start_s  # the pipeline stamps wall_start = capture start + start_s
+        speech_end.append(stored_at - (origin + end_s / speed))
+        detected.append(stored_at - (origin + detection_s(end_s) / speed))
+    return detected, speech_end, len(rows), transcribed
+
+
+def run_live(recording: Path, audio_s: float, work_dir: Path, threads: int = 1, speed: float = 1.0,
+             stt: Path | None = None, voice: Path | None = None) -> LiveRun:
+    """``talkratio live --input-file recording`` into a fresh store, traced to the end."""
+    db = work_dir / "live.db"
+    for stale in work_dir.glob("live.db*"):
+        stale.unlink()
+    argv = talkratio_command() + ["live", "--input-file", str(recording), "--speed", str(speed),
+                                  "--db", str(db), "--threads", str(threads), "--json"]
+    argv += (["--stt-model", str(stt)] if stt else []) + (["--voice-model", str(voice)] if voice else [])
+    trace = trace_command(argv, timeout_s=audio_s / speed * 1.5 + 120)
+    detected, speech_end, count, transcribed = live_latencies(db, speed) if db.exists() else ([], [], 0, 0)
+    return LiveRun(audio_s, trace, detected, speech_end, count, transcribed, speed)
+
+
+def run_analyze(recording: Path, threads: int = 1, stt: Path | None = None,
+                voice: Path | None = None) -> MemoryTrace:
+    """``talkratio analyze recording --json --no-store``, traced (its peak RSS is the figure)."""
+    argv = talkratio_command() + ["analyze", str(recording), "--json", "--no-store",
+                                  "--threads", str(threads)]
+    argv += (["--stt-model", str(stt)] if stt else []) + (["--voice-model", str(voice)] if voice else [])
+    return trace_command(argv, timeout_s=1800)

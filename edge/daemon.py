@@ -1,0 +1,199 @@
+"""The home-device service: capture forever, store every utterance, survive faults.
+
+- SIGTERM/SIGINT: capture stops, the utterance in flight is finished, every
+  queued utterance is recognised and stored, then the process exits 0.
+- A missing, unplugged or failing microphone is logged and retried with
+  exponential backoff (1 s doubling to 60 s); it is never fatal.
+- Each utterance is committed on its own, so SIGKILL or a power cut loses at
+  most the utterance being written.
+- A store that cannot be written (disk full) keeps up to ``PENDING_MAX``
+  utterances in memory and retries with the next one.
+- Under systemd (``Type=notify``) it reports READY, STOPPING and, while audio
+  keeps arriving, WATCHDOG pings over ``$NOTIFY_SOCKET``.
+Logs go to stderr (the journal under systemd); transcripts are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+
+import numpy as np
+
+from edge.config import DaemonConfig
+from edge.pipeline import LivePipeline, Recognizers, Utterance, load_recognizers
+from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
+from edge.store import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 60.0
+RETENTION_EVERY_S = 3600.0  # purge old utterances once an hour
+PENDING_MAX = 1000  # utterances held in memory while the store cannot be written
+WATCHDOG_DEFAULT_S = 30.0  # heartbeat period when systemd gives no WATCHDOG_USEC
+
+
+def sd_notify(message: str) -> bool:
+    """Send ``message`` to systemd's notify socket; False when not under systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):  # abstract namespace
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.sendto(message.encode(), address)
+        return True
+    except OSError as exc:
+        log.debug("sd_notify failed: %s", exc)
+        return False
+
+
+def watchdog_period_s() -> float:
+    usec = os.environ.get("WATCHDOG_USEC", "")
+    return int(usec) / 2e6 if usec.isdigit() else WATCHDOG_DEFAULT_S
+
+
+class Daemon:
+    """One service instance; :meth:`run` blocks until :meth:`stop` (or the input file ends)."""
+
+    def __init__(self, config: DaemonConfig, recognizers: Recognizers | None = None):
+        self.config = config
+        self._recognizers = recognizers
+        self._stopping = threading.Event()
+        self._pipeline: LivePipeline | None = None
+        self._pending: deque[Utterance] = deque(maxlen=PENDING_MAX)
+        self._last_purge = 0.0
+        self._retrying = False
+        self.stored = 0
+
+    def stop(self) -> None:
+        """Safe from a signal handler: finish the utterance in flight, flush, return."""
+        self._stopping.set()
+        if self._pipeline is not None:
+            self._pipeline.stop()
+
+    def _source(self) -> Iterable[np.ndarray]:
+        audio = self.config.audio
+        if audio.input_file:
+            return realtime_file_source(audio.input_file, audio.block_ms / 1000, audio.speed)
+        return MicrophoneSource(audio.device, audio.block_ms / 1000)
+
+    def run(self) -> int:
+        storage = self.config.storage
+        with Store(storage.database, transcripts=storage.transcripts) as store:
+            self._purge(store)
+            models = self.config.models
+            recognizers = self._recognizers or load_recognizers(
+                models.stt,
+                models.voice,
+                models.threads,
+                self.config.transcribe,
+                models.voice_threshold,
+            )
+            log.info(
+                "ready: store %s, voice model %s, stt model %s",
+                store.path,
+                recognizers.voice_model,
+                recognizers.stt_model or "off",
+            )
+            sd_notify("READY=1")
+            heartbeat = threading.Thread(target=self._heartbeat, daemon=True, name="watchdog")
+            heartbeat.start()
+            self._capture_loop(store, recognizers)
+            sd_notify("STOPPING=1")
+            self._flush_pending(store)
+        log.info("stopped after storing %d utterances", self.stored)
+        return 0
+
+    def _capture_loop(self, store: Store, recognizers: Recognizers) -> None:
+        backoff = BACKOFF_START_S
+        while not self._stopping.is_set():
+            self._pipeline = None
+            try:
+                self._pipeline = LivePipeline(
+                    self._source(), recognizers, self.config.pipeline_options()
+                )
+                if self._stopping.is_set():
+                    self._pipeline.stop()
+                for utterance in self._pipeline.run():
+                    self._keep(store, utterance)
+                if self.config.audio.input_file:
+                    return  # the file is over
+            except MicrophoneError as exc:
+                if self._pipeline is not None and self._pipeline.counters.audio_s > 0:
+                    backoff = BACKOFF_START_S  # it worked for a while: start over
+                log.warning("microphone: %s (retrying in %.3g s)", exc, backoff)
+                self._retrying = True
+                self._stopping.wait(backoff)
+                self._retrying = False
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _keep(self, store: Store, utterance: Utterance) -> None:
+        self._pending.append(utterance)
+        self._flush_pending(store)
+        if time.monotonic() - self._last_purge > RETENTION_EVERY_S:
+            self._purge(store)
+
+    def _flush_pending(self, store: Store) -> None:
+        while self._pending:
+            utterance = self._pending[0]
+            try:
+                row = store.add(utterance)
+            except StoreError as exc:
+                log.error("%s; %d utterances held in memory", exc, len(self._pending))
+                return
+            self._pending.popleft()
+            self.stored += 1
+            log.info(
+                "stored utterance id=%d %.2f-%.2f s voice=%s transcribed=%s",
+                row,
+                utterance.start,
+                utterance.end,
+                utterance.voice,
+                utterance.transcribed,
+            )
+
+    def _purge(self, store: Store) -> None:
+        self._last_purge = time.monotonic()
+        days = self.config.storage.retention_days
+        if days > 0:
+            try:
+                store.purge_older_than(days)
+            except StoreError as exc:
+                log.error("retention: %s", exc)
+
+    def _heartbeat(self) -> None:
+        """Ping the systemd watchdog while audio keeps arriving (or a retry is pending)."""
+        period, heard = watchdog_period_s(), -1.0
+        while not self._stopping.wait(period):
+            pipeline = self._pipeline
+            audio_s = pipeline.counters.audio_s if pipeline else 0.0
+            if audio_s != heard or pipeline is None or self._retrying:
+                sd_notify("WATCHDOG=1")
+            heard = audio_s
+
+
+def run_daemon(config: DaemonConfig) -> int:
+    """Run in the foreground with SIGTERM/SIGINT handlers installed (main thread only)."""
+    daemon = Daemon(config)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum, _frame):
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        daemon.stop()
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        return daemon.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

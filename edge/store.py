@@ -1,0 +1,227 @@
+"""The local store: one SQLite row per utterance, on this device only.
+
+The database lives in the user's data directory (platformdirs), is readable by
+its owner only (0600, the folder 0700), runs in WAL mode and commits every
+utterance on its own, so a crash or power cut loses at most the utterance being
+written. The schema carries a version (``PRAGMA user_version``) and is migrated
+forward on open. No audio is ever stored; transcripts only when enabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from platformdirs import user_data_path
+
+from edge.pipeline import Utterance
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "talkratio"
+DB_NAME = "talkratio.db"
+FILE_MODE = 0o600  # owner read/write only: these are a family's conversations
+DIR_MODE = 0o700
+BUSY_TIMEOUT_S = 5.0  # another process (stats while the daemon writes) holds the lock
+SECONDS_PER_DAY = 86_400
+
+# Each entry moves the schema from version i to i + 1; never edit a released step.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE utterances (
+        id INTEGER PRIMARY KEY,
+        wall_start REAL NOT NULL,      -- Unix time (s) the utterance began
+        start_s REAL NOT NULL,         -- seconds from the start of its recording/capture
+        end_s REAL NOT NULL,
+        voice TEXT NOT NULL,
+        voice_prob REAL NOT NULL,
+        text TEXT,                     -- NULL unless transcripts are enabled
+        syllables INTEGER NOT NULL,
+        eojeol INTEGER NOT NULL,
+        transcribed INTEGER NOT NULL,
+        stt_model TEXT NOT NULL,
+        voice_model TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    CREATE INDEX utterances_by_time ON utterances (wall_start);
+    """,
+    """
+    ALTER TABLE utterances ADD COLUMN stored_at REAL;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+COLUMNS = (
+    "start_s",
+    "end_s",
+    "wall_start",
+    "voice",
+    "voice_prob",
+    "text",
+    "syllables",
+    "eojeol",
+    "transcribed",
+    "stt_model",
+    "voice_model",
+    "source",
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written, with a message for the user."""
+
+
+def default_db_path() -> Path:
+    """``~/.local/share/talkratio/talkratio.db`` on Linux (``$XDG_DATA_HOME`` honoured)."""
+    return user_data_path(APP_NAME) / DB_NAME
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder (0700) and an empty database file (0600) before SQLite opens it.
+
+    SQLite gives its -wal and -shm files the permissions of the database file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    os.close(fd)
+    os.chmod(path, FILE_MODE)
+
+
+@contextmanager
+def _sqlite_errors(path: Path, doing: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        hint = " (the disk is full)" if "full" in str(exc).lower() else ""
+        raise StoreError(f"cannot {doing} the database {path}: {exc}{hint}") from None
+
+
+class Store:
+    """The utterance database. ``transcripts=False`` stores counts but never text."""
+
+    def __init__(self, path: str | Path | None = None, transcripts: bool = True):
+        self.path = Path(path) if path is not None else default_db_path()
+        self.transcripts = transcripts
+        try:
+            _create_private(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot create the database {self.path}: {exc.strerror}") from None
+        with _sqlite_errors(self.path, "open"):
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # each commit survives a power cut
+            self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer talkratio (schema {version}, "
+                f"this one knows {SCHEMA_VERSION}); upgrade talkratio"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            with self._db:
+                for statement in filter(str.strip, MIGRATIONS[step].split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {step + 1}")
+            log.info("database %s migrated to schema %d", self.path, step + 1)
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def add(self, utterance: Utterance) -> int:
+        """Store one utterance (committed before returning); returns its row id."""
+        return self.add_many([utterance])[-1]
+
+    def add_many(self, utterances: Iterable[Utterance]) -> list[int]:
+        """Store several utterances in one transaction."""
+        ids = []
+        names = ", ".join(COLUMNS + ("stored_at",))
+        marks = ", ".join("?" * (len(COLUMNS) + 1))
+        with _sqlite_errors(self.path, "write to"), self._db:
+            for u in utterances:
+                row = self._row(u) + (time.time(),)
+                ids.append(
+                    self._db.execute(
+                        f"INSERT INTO utterances ({names}) VALUES ({marks})", row
+                    ).lastrowid
+                )
+        return ids
+
+    def _row(self, u: Utterance) -> tuple:
+        text = u.text if self.transcripts else None
+        return (
+            u.start,
+            u.end,
+            u.wall_start,
+            u.voice,
+            u.voice_prob,
+            text,
+            u.syllables,
+            u.eojeol,
+            int(u.transcribed),
+            u.stt_model,
+            u.voice_model,
+            u.source,
+        )
+
+    def utterances(self, since: float | None = None, until: float | None = None) -> list[Utterance]:
+        """Stored utterances that began in ``[since, until)`` (Unix s), oldest first."""
+        query = (
+            f"SELECT {', '.join(COLUMNS)} FROM utterances WHERE wall_start >= ? AND wall_start < ?"
+        )
+        bounds = (-1e18 if since is None else since, 1e18 if until is None else until)
+        with _sqlite_errors(self.path, "read"):
+            rows = self._db.execute(query + " ORDER BY wall_start, id", bounds).fetchall()
+        return [_utterance(row) for row in rows]
+
+    def count(self) -> int:
+        with _sqlite_errors(self.path, "read"):
+            return self._db.execute("SELECT COUNT(*) FROM utterances").fetchone()[0]
+
+    def purge_older_than(self, days: float, now: float | None = None) -> int:
+        """Retention: delete utterances that began more than ``days`` ago; returns how many."""
+        cutoff = (time.time() if now is None else now) - days * SECONDS_PER_DAY
+        with _sqlite_errors(self.path, "clean up"), self._db:
+            deleted = self._db.execute(
+                "DELETE FROM utterances WHERE wall_start < ?", (cutoff,)
+            ).rowcount
+        if deleted:
+            log.info("retention: deleted %d utterances older than %g days", deleted, days)
+        return deleted
+
+    def integrity_ok(self) -> bool:
+        with _sqlite_errors(self.path, "check"):
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _utterance(row: tuple) -> Utterance:
+    values = dict(zip(COLUMNS, row, strict=True))
+    return Utterance(
+        start=values["start_s"],
+        end=values["end_s"],
+        wall_start=values["wall_start"],
+        voice=values["voice"],
+        voice_prob=values["voice_prob"],
+        text=values["text"],
+        syllables=values["syllables"],
+        eojeol=values["eojeol"],
+        transcribed=bool(values["transcribed"]),
+        stt_model=values["stt_model"],
+        voice_model=values["voice_model"],
+        source=values["source"],
+    )

@@ -1,0 +1,63 @@
+"""Speech to text on the device: edge features, the DS2 ONNX model, CTC decoding.
+
+Everything model-specific (features, vocabulary) comes from the model file's
+metadata. numpy and onnxruntime only.
+
+Example::
+
+    recognizer = SpeechRecognizer()          # the bundled INT8 model, 1 thread
+    text = recognizer.transcribe(samples)    # (n,) float32 at 16 kHz -> "밥 먹자"
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from edge.audio import compute_features
+from edge.decoder import greedy_ids, ids_to_text, prefix_beam_search
+from edge.onnx_model import ModelError, ModelInfo, bundled_model, open_session
+
+log = logging.getLogger(__name__)
+
+MIN_SAMPLES = 160  # one 10 ms hop: anything shorter has no speech to recognise
+
+
+class SpeechRecognizer:
+    """A loaded STT model. ``beam_width`` 1 decodes greedily, more uses prefix beam search."""
+
+    def __init__(self, model_path: str | Path | None = None, threads: int = 1, beam_width: int = 1):
+        if beam_width < 1:
+            raise ValueError("beam_width must be at least 1")
+        path = bundled_model("stt") if model_path is None else Path(model_path)
+        self.session, self.info = open_session(path, expect_kind="stt", threads=threads)
+        self.tokens: list[str] = self.info.json_field("vocab")
+        if not self.tokens:
+            raise ModelError(f"{path} has no talkratio.vocab metadata")
+        self.beam_width = beam_width
+        self._input = self.session.get_inputs()[0].name
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self.info
+
+    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+        """``(n,)`` float32 16 kHz samples -> ``(T_out, V)`` CTC log-probabilities."""
+        features = compute_features(np.asarray(samples, dtype=np.float32), self.info.features)
+        (out,) = self.session.run(None, {self._input: features[None]})
+        return out[0]
+
+    def decode(self, log_probs: np.ndarray) -> str:
+        if self.beam_width == 1:
+            ids = greedy_ids(log_probs)
+        else:
+            ids = prefix_beam_search(log_probs, self.beam_width)
+        return ids_to_text(ids, self.tokens)
+
+    def transcribe(self, samples: np.ndarray) -> str:
+        """The transcript of one utterance (``""`` for audio too short to hold speech)."""
+        if np.asarray(samples).size < MIN_SAMPLES:
+            return ""
+        return self.decode(self.log_probs(samples))

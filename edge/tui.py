@@ -1,0 +1,142 @@
+"""What the CLI shows on a terminal: tables, utterance lines and the progress bar (rich)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import soundfile as sf
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from edge.pipeline import FileAnalysis, LiveCounters, Utterance
+from edge.stats import VOICES, Period, Summary
+
+PROGRESS_MIN_SECONDS = 60.0  # shorter files finish before a bar would help
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+
+def _share(summary: Summary) -> str:
+    share = summary.mother_share
+    return "-" if share is None else f"{share:.1%}"
+
+
+def summary_table(summary: Summary, title: str, labels: dict[str, str] | None = None) -> Table:
+    table = Table(title=title)
+    for column in ("voice", "speech s", "utterances", "syllables", "eojeol"):
+        table.add_column(column, justify="left" if column == "voice" else "right")
+    labels = labels or {}
+    for voice in VOICES:
+        table.add_row(
+            f"{voice} ({labels[voice]})" if labels.get(voice, voice) != voice else voice,
+            f"{summary.seconds[voice]:.1f}",
+            str(summary.utterances[voice]),
+            str(summary.syllables[voice]),
+            str(summary.eojeol[voice]),
+        )
+    table.caption = f"mother share {_share(summary)}, turns {summary.turns}"
+    return table
+
+
+def print_analysis(result: FileAnalysis, labels: dict[str, str] | None = None) -> None:
+    title = f"{result.file} ({result.duration_s:.1f} s)"
+    out.print(summary_table(result.summary, title, labels))
+
+
+def print_utterance(u: Utterance) -> None:
+    """One line: local clock time, seconds into the capture, length, voice, confidence, text."""
+    clock = datetime.fromtimestamp(u.wall_start).strftime("%H:%M:%S")
+    text = u.text if u.text is not None else "(not transcribed)"
+    out.print(
+        f"{clock} {u.start:8.2f}s {u.duration:5.2f}s  {u.voice:<7} {u.voice_prob:.2f}  {text}",
+        markup=False,
+    )
+
+
+def print_utterance_json(u: Utterance) -> None:
+    out.file.write(json.dumps(u.to_json(), ensure_ascii=False) + "\n")
+    out.file.flush()
+
+
+def print_live_summary(summary: Summary, counters: LiveCounters) -> None:
+    err.print(summary_table(summary, f"live: {counters.audio_s:.1f} s of audio"))
+    if counters.transcripts_skipped:
+        err.print(
+            f"{counters.transcripts_skipped} utterances were not transcribed "
+            "(recognition fell behind); their speech time and voice are counted"
+        )
+
+
+def print_periods(
+    periods: Sequence[Period], total: Summary, by: str, labels: dict[str, str] | None = None
+) -> None:
+    table = Table(title=f"talk per {by}")
+    for column in ("from", "female s", "male s", "other s", "mother share", "turns"):
+        table.add_column(column, justify="left" if column == "from" else "right")
+    for p in periods:
+        s = p.summary
+        other = s.seconds["child"] + s.seconds["unknown"]
+        table.add_row(
+            p.start.isoformat(timespec="minutes"),
+            f"{s.seconds['female']:.0f}",
+            f"{s.seconds['male']:.0f}",
+            f"{other:.0f}",
+            _share(s),
+            str(s.turns),
+        )
+    out.print(table)
+    out.print(summary_table(total, "total", labels))
+
+
+def print_models(described: dict) -> None:
+    table = Table(title="models")
+    for column in ("kind", "name", "version", "features", "size", "path"):
+        table.add_column(column)
+    for info in described.values():
+        size = f"{info['size_bytes'] / 1e6:.1f} MB" if "size_bytes" in info else "-"
+        table.add_row(
+            info["kind"],
+            info["name"],
+            str(info.get("version")),
+            str(info.get("features", "-")),
+            size,
+            info.get("path", info.get("note", "")),
+        )
+    out.print(table)
+
+
+def print_devices(devices) -> None:
+    table = Table(title="audio inputs")
+    for column in ("index", "name", "channels", "rate", "default"):
+        table.add_column(column)
+    for d in devices:
+        table.add_row(
+            str(d.index),
+            d.name,
+            str(d.channels),
+            f"{d.default_rate:.0f}",
+            "yes" if d.is_default else "",
+        )
+    out.print(table)
+
+
+@contextmanager
+def progress_bar(path: Path, enabled: bool = True) -> Iterator[Callable[[float], None] | None]:
+    """A progress bar on stderr for long files on a terminal; yields the update callback."""
+    try:
+        total_s = sf.info(str(path)).duration
+    except Exception:  # unreadable: the pipeline reports it properly
+        total_s = 0.0
+    if not enabled or not err.is_terminal or total_s < PROGRESS_MIN_SECONDS:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(Path(path).name, total=total_s)
+        yield lambda done_s: progress.update(task, completed=done_s)

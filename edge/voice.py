@@ -1,0 +1,207 @@
+"""Whose voice is an utterance: female / male adult (/ child), or ``unknown``.
+
+Two taggers with the same surface, ``.tag(samples) -> VoiceResult`` and ``.info``:
+
+- :class:`VoiceTagger` runs an exported classifier (ONNX, numpy + onnxruntime).
+  Labels, confidence threshold, feature settings, the shortest judgeable
+  utterance and whether the model takes a ``pitch`` input all come from the
+  model file (DESIGN.md, "Model files").
+- :class:`PitchVoiceTagger` needs no model: median voiced F0 against the
+  published adult ranges (:mod:`edge.pitch`). It is the fallback.
+
+Both refuse to guess: too short, silent, noise-only, tonal or clipped input
+comes back ``unknown`` with the uninformative probability ``1 / n_labels``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.audio import HOP_SAMPLES, SAMPLE_RATE, FeatureConfig, compute_features, frame_count
+from edge.onnx_model import ModelError, ModelInfo, bundled_model, open_session
+from edge.pitch import (
+    ADULT_MAX_F0_HZ,
+    PitchTrack,
+    female_probability,
+    judgeable,
+    pitch_statistics,
+    track_pitch,
+)
+
+log = logging.getLogger(__name__)
+
+UNKNOWN = "unknown"
+CHILD = "child"  # with this label a model may judge voices above the adult F0 range
+PITCH_LABELS = ("female", "male")
+PITCH_THRESHOLD = 0.7  # p >= 0.7 needs F0 outside about 148-173 Hz (the overlap of the ranges)
+PITCH_MIN_SECONDS = 0.3  # shortest VAD utterance
+DEFAULT_THRESHOLD = 0.7  # for a model file without talkratio.threshold
+MAX_WINDOW_SECONDS = 15.0  # longest VAD utterance; longer input is judged in windows
+MAX_WINDOW_SAMPLES = int(MAX_WINDOW_SECONDS * SAMPLE_RATE)  # 240000 samples
+
+
+@dataclass(frozen=True)
+class VoiceResult:
+    """``voice``: a label or ``"unknown"``; ``prob``: probability of that answer (for
+    ``unknown``, the best label's probability, or ``1 / n_labels`` when the input
+    could not be judged at all). ``scores``: every label's probability; ``f0_hz``:
+    median voiced F0 (0 when there is none)."""
+
+    voice: str
+    prob: float
+    scores: dict[str, float] = field(default_factory=dict)
+    f0_hz: float = 0.0
+
+
+def _decide(
+    labels: tuple[str, ...], probs: np.ndarray, threshold: float, f0_hz: float
+) -> VoiceResult:
+    """The best label, or ``unknown`` when its probability is below ``threshold``."""
+    scores = {label: float(p) for label, p in zip(labels, probs, strict=True)}
+    best = int(np.argmax(probs))
+    voice = labels[best] if probs[best] >= threshold else UNKNOWN
+    return VoiceResult(voice, float(probs[best]), scores, f0_hz)
+
+
+def _refuse(labels: tuple[str, ...], f0_hz: float = 0.0) -> VoiceResult:
+    """``unknown`` at chance level: the input holds no judgeable voice."""
+    chance = 1.0 / len(labels)
+    return VoiceResult(UNKNOWN, chance, {label: chance for label in labels}, f0_hz)
+
+
+def _median_f0(track: PitchTrack) -> float:
+    f0 = track.voiced_f0
+    return float(np.median(f0)) if f0.size else 0.0
+
+
+class PitchVoiceTagger:
+    """Training-free female/male tagger from median voiced F0 (no model file)."""
+
+    labels = PITCH_LABELS
+    info: ModelInfo | None = None
+
+    def __init__(self, threshold: float | None = None, min_seconds: float = PITCH_MIN_SECONDS):
+        self.threshold = PITCH_THRESHOLD if threshold is None else threshold
+        self.min_seconds = min_seconds
+
+    def tag(self, samples: np.ndarray, track: PitchTrack | None = None) -> VoiceResult:
+        """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`; pass ``track`` (from
+        :func:`edge.pitch.track_pitch` of the same samples) when it is already known."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.size < self.min_seconds * SAMPLE_RATE:
+            return _refuse(self.labels)
+        track = track_pitch(samples) if track is None else track
+        f0 = _median_f0(track)
+        if not judgeable(samples, track):
+            return _refuse(self.labels, f0)
+        p_female = female_probability(f0)
+        return _decide(self.labels, np.array([p_female, 1.0 - p_female]), self.threshold, f0)
+
+
+class ClassifierTagger:
+    """What every learned tagger shares: refusals, 15 s windows, the threshold.
+
+    Subclasses set ``labels``, ``threshold``, ``min_seconds``, ``features``
+    (:class:`FeatureConfig`), ``uses_pitch``, ``fixed_frames`` (None for any
+    length) and implement :meth:`_run`.
+    """
+
+    labels: tuple[str, ...]
+    threshold: float
+    min_seconds: float
+    features: FeatureConfig
+    uses_pitch: bool
+    fixed_frames: int | None = None
+
+    def _run(self, features: np.ndarray, pitch: np.ndarray | None) -> np.ndarray:
+        """``(T, F)`` features [and ``(K,)`` pitch statistics] to probabilities ``(C,)``."""
+        raise NotImplementedError
+
+    def _probs(self, window: np.ndarray, track: PitchTrack) -> np.ndarray:
+        """Class probabilities ``(n_labels,)`` for one window of at most 15 s."""
+        features = compute_features(window, self.features)
+        if self.fixed_frames is not None:
+            features = fit_frames(features, self.fixed_frames)
+        return self._run(features, pitch_statistics(track) if self.uses_pitch else None)
+
+    def tag(self, samples: np.ndarray, track: PitchTrack | None = None) -> VoiceResult:
+        """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`; pass ``track`` (from
+        :func:`edge.pitch.track_pitch` of the same samples) when it is already known.
+
+        Input longer than 15 s is judged in 15 s windows whose probabilities are
+        averaged, weighted by their voiced frames.
+        """
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.size < self.min_seconds * SAMPLE_RATE:
+            return _refuse(self.labels)
+        track = track_pitch(samples) if track is None else track
+        f0 = _median_f0(track)
+        if not judgeable(samples, track, None if CHILD in self.labels else ADULT_MAX_F0_HZ):
+            return _refuse(self.labels, f0)
+        probs, weights = [], []
+        for start in range(0, samples.size, MAX_WINDOW_SAMPLES):
+            window = samples[start : start + MAX_WINDOW_SAMPLES]
+            first = start // HOP_SAMPLES
+            part = track.crop(first, first + frame_count(window.size))
+            voiced = int(part.voiced.sum())
+            if voiced == 0 and probs:
+                continue
+            probs.append(self._probs(window, part))
+            weights.append(max(voiced, 1))
+        mean = np.average(np.stack(probs), axis=0, weights=np.asarray(weights, float))
+        return _decide(self.labels, mean, self.threshold, f0)
+
+
+def fit_frames(features: np.ndarray, frames: int) -> np.ndarray:
+    """Centre-crop or zero-pad ``(T, F)`` to ``(frames, F)`` for a fixed-window model."""
+    t = features.shape[0]
+    if t >= frames:
+        start = (t - frames) // 2
+        return features[start : start + frames]
+    return np.pad(features, ((0, frames - t), (0, 0)))
+
+
+class VoiceTagger(ClassifierTagger):
+    """The exported classifier (default: the bundled ``edge/assets/voice.int8.onnx``)."""
+
+    def __init__(
+        self, model_path: str | Path | None = None, threads: int = 1, threshold: float | None = None
+    ):
+        path = bundled_model("voice") if model_path is None else Path(model_path)
+        self.session, self.info = open_session(path, expect_kind="voice", threads=threads)
+        self.labels = tuple(self.info.json_field("labels", list(PITCH_LABELS)))
+        stored = float(self.info.json_field("threshold", DEFAULT_THRESHOLD))
+        self.threshold = stored if threshold is None else threshold
+        self.min_seconds = float(self.info.json_field("min_seconds", PITCH_MIN_SECONDS))
+        self.features = self.info.features
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        if "features" not in inputs:
+            raise ModelError(f"{path}: a voice model needs an input named 'features'")
+        self.uses_pitch = "pitch" in inputs
+        frames = inputs["features"].shape[1]
+        self.fixed_frames = frames if isinstance(frames, int) else None
+        outputs = self.session.get_outputs()
+        if outputs[0].name != "probs" or outputs[0].shape[-1] != len(self.labels):
+            raise ModelError(f"{path}: output 'probs' should be (1, {len(self.labels)})")
+
+    def _run(self, features: np.ndarray, pitch: np.ndarray | None) -> np.ndarray:
+        feeds = {"features": features[None].astype(np.float32)}
+        if pitch is not None:
+            feeds["pitch"] = pitch[None]
+        return self.session.run(["probs"], feeds)[0][0]
+
+
+def load_voice_tagger(
+    path: str | Path | None = None, threads: int = 1
+) -> VoiceTagger | PitchVoiceTagger:
+    """The classifier at ``path`` (default: the bundled one), or the pitch tagger when
+    no path was given and no model is bundled. A given path that does not exist
+    raises :class:`ModelError`."""
+    if path is None and not bundled_model("voice").is_file():
+        log.warning("no voice model bundled; using the pitch tagger")
+        return PitchVoiceTagger()
+    return VoiceTagger(path, threads=threads)

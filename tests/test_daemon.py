@@ -1,0 +1,212 @@
+"""The daemon survives what a home device meets: SIGKILL, SIGTERM mid-sentence, a microphone
+that vanishes, a broken config."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import edge.daemon
+from edge.config import ConfigError, DaemonConfig, load_config, parse_config
+from edge.daemon import Daemon, sd_notify
+from edge.sources import MicrophoneError, file_source
+from edge.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+STORED = re.compile(r"stored utterance id=(\d+)")
+STARTUP_LIMIT_S = 60.0  # two busy cores: imports and model loading can be slow
+
+
+def write_config(tmp_path, scene, fake_models, db_path, speed=4.0) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[audio]\ninput_file = "{scene.path}"\nspeed = {speed}\n'
+        f'[models]\nstt = "{fake_models.stt}"\nvoice = "{fake_models.voice}"\n'
+        f'[storage]\ndatabase = "{db_path}"\n'
+    )
+    return path
+
+
+def start_daemon(config: Path, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    log_path = tmp_path / "daemon.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "daemon", "--config", str(config)],
+        cwd=REPO,
+        stderr=open(log_path, "w"),
+        stdout=subprocess.DEVNULL,
+    )
+    return process, log_path
+
+
+def wait_for_stored(log_path: Path, count: int, process) -> list[int]:
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:
+        ids = [int(i) for i in STORED.findall(log_path.read_text())]
+        if len(ids) >= count:
+            return ids
+        assert process.poll() is None, log_path.read_text()
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} stored utterances: {log_path.read_text()}")
+
+
+def test_sigkill_mid_stream_leaves_a_clean_store_with_every_finished_utterance(
+    tmp_path, scene, fake_models, db_path
+):
+    process, log_path = start_daemon(write_config(tmp_path, scene, fake_models, db_path), tmp_path)
+    try:
+        wait_for_stored(log_path, 3, process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    logged = [int(i) for i in STORED.findall(log_path.read_text())]
+    assert len(logged) < len(scene.truth), "the kill came after the end of the stream"
+    with Store(db_path) as store:
+        assert store.integrity_ok()
+        stored = store.utterances()
+    assert len(stored) >= len(logged)  # every utterance reported as stored is there
+    assert [u.start for u in stored] == sorted(u.start for u in stored)
+    assert all(u.voice == "female" and u.text == "가 나" for u in stored)
+
+
+def test_sigterm_stops_cleanly_and_stores_everything(tmp_path, scene, fake_models, db_path):
+    process, log_path = start_daemon(
+        write_config(tmp_path, scene, fake_models, db_path, 2.0), tmp_path
+    )
+    wait_for_stored(log_path, 1, process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    log = log_path.read_text()
+    assert "SIGTERM received" in log and "Traceback" not in log
+    stored_lines = len(STORED.findall(log))
+    assert f"stopped after storing {stored_lines} utterances" in log
+    with Store(db_path) as store:
+        assert store.count() == stored_lines
+
+
+def daemon_config(scene, fake_models, db_path, **audio) -> DaemonConfig:
+    return parse_config(
+        {
+            "audio": {"input_file": str(scene.path), **audio},
+            "models": {"stt": str(fake_models.stt), "voice": str(fake_models.voice)},
+            "storage": {"database": str(db_path)},
+        }
+    )
+
+
+def test_stop_mid_utterance_finishes_and_stores_it(scene, fake_models, db_path, recognizers):
+    daemon = Daemon(daemon_config(scene, fake_models, db_path), recognizers)
+    first = scene.truth[0]
+
+    def stop_in_first_utterance():
+        for i, block in enumerate(file_source(scene.path, 0.1)):
+            yield block
+            if (i + 1) * 0.1 >= first.start + 1.0:
+                daemon.stop()
+
+    daemon._source = stop_in_first_utterance
+    assert daemon.run() == 0
+    with Store(db_path) as store:
+        (only,) = store.utterances()
+    assert only.start == pytest.approx(first.start, abs=0.15)
+    assert only.end == pytest.approx(first.start + 1.0, abs=0.15)
+
+
+def test_vanished_microphone_is_retried_with_backoff(
+    scene, fake_models, db_path, recognizers, monkeypatch, caplog
+):
+    monkeypatch.setattr(edge.daemon, "BACKOFF_START_S", 0.01)
+    daemon = Daemon(daemon_config(scene, fake_models, db_path), recognizers)
+    attempts = []
+
+    def flaky():
+        attempts.append(time.monotonic())
+        if len(attempts) <= 3:
+            raise MicrophoneError("no audio input device found")
+        return file_source(scene.path, 0.1)
+
+    daemon._source = flaky
+    with caplog.at_level(logging.WARNING, logger="edge.daemon"):
+        assert daemon.run() == 0
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(retries) == 3 and "0.01 s" in retries[0] and "0.04 s" in retries[2]
+    assert attempts[3] - attempts[0] >= 0.07  # waited 0.01 + 0.02 + 0.04 s
+    with Store(db_path) as store:
+        assert store.count() == len(scene.truth)
+
+
+def test_sd_notify_reaches_the_socket(tmp_path, monkeypatch):
+    address = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        assert sd_notify("READY=1")
+        assert server.recv(64) == b"READY=1"
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    assert not sd_notify("READY=1")
+
+
+def test_example_config_is_valid_and_typos_are_refused(tmp_path):
+    example = load_config(REPO / "deploy" / "config.example.toml")
+    assert example.labels.female == "엄마" and example.storage.transcripts
+    bad = tmp_path / "bad.toml"
+    for text, fragment in [
+        ("[vad]\naggresiveness = 2\n", "unknown key [vad] aggresiveness"),
+        ("[vad]\nframe_ms = 25\n", "frame_ms"),
+        ("[storage\n", "not valid TOML"),
+        ("colour = 1\n", "unknown key"),
+    ]:
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(fragment)):
+            load_config(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_systemd_unit_is_hardened():
+    unit = (REPO / "deploy" / "talkratio.service").read_text()
+    for line in (
+        "PrivateNetwork=yes",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "Type=notify",
+        "WatchdogSec=",
+        "KillSignal=SIGTERM",
+    ):
+        assert line in unit, line
+    assert "ExecStart=" in unit and "daemon --config" in unit
+    assert os.path.basename(edge.daemon.__file__) == "daemon.py"
+
+
+def test_a_store_that_cannot_be_written_keeps_utterances_until_it_can(
+    scene, fake_models, db_path, recognizers, monkeypatch, caplog
+):
+    from edge.store import StoreError
+
+    real_add = Store.add
+    failures = [2]  # the disk is full for the first two utterances, then space is freed
+
+    def flaky_add(self, utterance):
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise StoreError("cannot write to the database: database or disk is full")
+        return real_add(self, utterance)
+
+    monkeypatch.setattr(Store, "add", flaky_add)
+    daemon = Daemon(daemon_config(scene, fake_models, db_path), recognizers)
+    daemon._source = lambda: file_source(scene.path, 0.1)
+    with caplog.at_level(logging.ERROR, logger="edge.daemon"):
+        assert daemon.run() == 0
+    assert any("held in memory" in r.getMessage() for r in caplog.records)
+    monkeypatch.undo()
+    with Store(db_path) as store:
+        assert [u.start for u in store.utterances()] == sorted(u.start for u in store.utterances())
+        assert store.count() == len(scene.truth)

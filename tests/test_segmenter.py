@@ -1,0 +1,148 @@
+"""The segmenter finds utterances where the speech is, keeps words whole and splits long talk
+at a pause."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.audio import SAMPLE_RATE
+from edge.segmenter import Segmenter, SegmenterOptions, segment_stream
+from tests.conftest import speak
+
+TOLERANCE_S = 0.15  # VAD decisions are per 30 ms frame, plus the fade of the synthetic voice
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("speech")
+    return {
+        "long_f": speak("오늘 저녁에 뭐 먹을까요 밥 먹자", "ko+f3", folder),
+        "m": speak("아빠가 회사에서 늦게 와요", "ko", folder),
+        "short": speak("네", "ko", folder),
+    }
+
+
+def silence(seconds):
+    return np.zeros(int(seconds * SAMPLE_RATE), np.float32)
+
+
+def with_noise(x, rms=0.003, seed=0):
+    return x + np.random.default_rng(seed).normal(0, rms, x.size).astype(np.float32)
+
+
+def blocks_of(x, size=1600):
+    return [x[i : i + size] for i in range(0, x.size, size)]
+
+
+def layout(*parts):
+    """Concatenate clips and silences; return audio and where each clip lies (s)."""
+    t, spans, pieces = 0.0, [], []
+    for part in parts:
+        if isinstance(part, float):
+            pieces.append(silence(part))
+        else:
+            spans.append((t, t + part.size / SAMPLE_RATE))
+            pieces.append(part)
+        t += pieces[-1].size / SAMPLE_RATE
+    return with_noise(np.concatenate(pieces)), spans
+
+
+def test_utterances_are_found_where_the_speech_is(clips):
+    audio, truth = layout(1.0, clips["long_f"], 0.8, clips["m"], 1.0)
+    segments = list(segment_stream(blocks_of(audio)))
+    assert len(segments) == 2
+    for segment, (start, end) in zip(segments, truth, strict=True):
+        assert abs(segment.start - start) < TOLERANCE_S
+        assert abs(segment.end - end) < TOLERANCE_S
+
+
+def test_padding_gives_the_recognisers_audio_around_the_voiced_frames(clips):
+    audio, _ = layout(1.0, clips["m"], 1.0)
+    options = SegmenterOptions(pad_start_ms=150, pad_end_ms=150)
+    (segment,) = segment_stream(blocks_of(audio), options)
+    assert segment.audio_start == pytest.approx(segment.start - 0.15, abs=0.031)
+    padded_s = segment.samples.size / SAMPLE_RATE
+    assert padded_s == pytest.approx(segment.duration + 0.3, abs=0.061)
+    first = int(segment.audio_start * SAMPLE_RATE)
+    assert np.array_equal(segment.samples, audio[first : first + segment.samples.size])
+
+
+def test_a_pause_shorter_than_the_hangover_stays_inside_one_utterance(clips):
+    audio, _ = layout(0.5, clips["m"], 0.5, clips["m"], 1.0)
+    assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=800)))) == 1
+    assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=240)))) == 2
+
+
+def test_too_short_sounds_are_dropped(clips):
+    audio, _ = layout(0.5, clips["short"], 0.5)
+    short_s = clips["short"].size / SAMPLE_RATE
+    kept = list(segment_stream(blocks_of(audio), SegmenterOptions(min_utterance_ms=200)))
+    dropped = list(
+        segment_stream(
+            blocks_of(audio), SegmenterOptions(min_utterance_ms=int(short_s * 1000) + 200)
+        )
+    )
+    assert len(kept) == 1 and dropped == []
+
+
+def test_long_speech_is_split_in_a_pause_not_mid_word(clips):
+    gap_s = 0.2  # shorter than the hangover: without max length this is one utterance
+    audio, truth = layout(0.5, clips["long_f"], gap_s, clips["long_f"], gap_s, clips["long_f"], 0.6)
+    options = SegmenterOptions(max_utterance_s=4.0)
+    segments = list(segment_stream(blocks_of(audio), options))
+    assert len(segments) >= 2
+    assert all(s.duration <= 4.0 + 0.031 for s in segments)
+    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in zip(truth, truth[1:], strict=False)]
+    for cut in (s.end for s in segments[:-1]):
+        assert any(lo - 0.1 <= cut <= hi + 0.1 for lo, hi in gaps), f"cut at {cut} is mid-word"
+    # consecutive pieces meet: no speech time is lost at a split
+    for a, b in zip(segments, segments[1:], strict=False):
+        assert b.start == pytest.approx(a.end)
+
+
+def test_results_do_not_depend_on_block_size(clips):
+    audio, _ = layout(1.0, clips["long_f"], 0.8, clips["m"], 1.0)
+    whole = [(s.start, s.end) for s in segment_stream([audio])]
+    odd = [(s.start, s.end) for s in segment_stream(blocks_of(audio, 37))]
+    assert whole == odd
+
+
+@pytest.mark.parametrize("frame_ms", [10, 20, 30])
+def test_every_webrtcvad_frame_length_finds_the_utterances(clips, frame_ms):
+    audio, truth = layout(1.0, clips["long_f"], 0.8, clips["m"], 1.0)
+    options = SegmenterOptions(frame_ms=frame_ms, onset_ms=max(frame_ms, 60), pad_end_ms=frame_ms)
+    segments = list(segment_stream(blocks_of(audio), options))
+    assert [round(s.start, 1) for s in segments] == pytest.approx([t[0] for t in truth], abs=0.2)
+
+
+def test_silence_and_noise_give_no_utterances():
+    audio = with_noise(silence(3.0), rms=0.01)
+    assert list(segment_stream(blocks_of(audio), SegmenterOptions(aggressiveness=3))) == []
+
+
+def test_stream_end_finishes_the_utterance_in_flight(clips):
+    audio, truth = layout(0.5, clips["long_f"])  # speech runs to the very end
+    segmenter = Segmenter()
+    assert list(segmenter.feed(audio)) == []
+    assert segmenter.in_speech
+    (segment,) = segmenter.flush()
+    assert segment.start == pytest.approx(truth[0][0], abs=TOLERANCE_S)
+
+
+def test_denoise_before_vad_still_finds_speech_in_noise(clips):
+    audio, truth = layout(1.0, clips["m"], 1.0)
+    noisy = audio + np.random.default_rng(1).normal(0, 0.02, audio.size).astype(np.float32)
+    segments = list(segment_stream(blocks_of(noisy), SegmenterOptions(denoise=True)))
+    assert len(segments) == 1
+    assert segments[0].start == pytest.approx(truth[0][0], abs=0.2)
+    first = int(segments[0].audio_start * SAMPLE_RATE)  # the recognisers get the audio as heard
+    assert np.array_equal(segments[0].samples[:100], noisy[first : first + 100])
+
+
+@pytest.mark.parametrize(
+    "bad", [dict(frame_ms=25), dict(aggressiveness=4), dict(pad_end_ms=500, hangover_ms=300)]
+)
+def test_impossible_options_are_refused(bad):
+    with pytest.raises(ValueError):
+        SegmenterOptions(**bad)

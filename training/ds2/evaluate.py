@@ -1,0 +1,192 @@
+"""CER and WER of a DS2 checkpoint or ONNX file, clean and with noise at set SNRs.
+
+``talkratio-train ds2-eval MODEL --manifest M.jsonl --snr 10 --snr 5`` prints
+JSON like the research tables, one entry per condition::
+
+    {"model": "...", "manifest": "...", "utterances": 504,
+     "results": {"clean": {"cer": 0.041, "wer": 0.12, "utterances": 504,
+                           "unseen_sentences": {"cer": 0.06, "wer": 0.2, "utterances": 50}},
+                 "snr_10": {...}, "snr_5": {...}}}
+
+Noisy copies mix each utterance with a clip of the noise bank at exactly that
+SNR, chosen by a generator seeded from ``(seed, utterance index)``, so every
+model is scored on the same noisy audio.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from edge.audio import FeatureConfig, compute_features, load_audio
+from edge.decoder import greedy_ids, ids_to_text, prefix_beam_search
+from training.ds2.data import Entry, noise_bank, read_manifest
+from training.korean import cer, wer
+from training.noise import NoiseBank, home_noise, mix_at_snr
+from training.sentences import is_held_out
+
+log = logging.getLogger(__name__)
+
+NOISE_SEED = 20261124  # fixed, so noisy test sets are the same for every model
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A model as the evaluation sees it: features ``(T, F)`` -> log-probs ``(T_out, V)``."""
+
+    name: str
+    features: FeatureConfig
+    tokens: list[str]
+    log_probs: Callable[[np.ndarray], np.ndarray]
+
+
+def onnx_scorer(path: Path, threads: int = 1) -> Scorer:
+    from edge.stt import SpeechRecognizer
+
+    recognizer = SpeechRecognizer(path, threads=threads)
+    session, name = recognizer.session, recognizer.session.get_inputs()[0].name
+    return Scorer(
+        str(path),
+        recognizer.info.features,
+        recognizer.tokens,
+        lambda feats: session.run(None, {name: feats[None]})[0][0],
+    )
+
+
+def checkpoint_scorer(path: Path) -> Scorer:
+    import torch
+
+    from training.ds2.train import load_model
+
+    model, tokenizer, state = load_model(path)
+
+    def log_probs(feats: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(feats)[None])[0][0].numpy()
+
+    return Scorer(
+        str(path), FeatureConfig.from_json(state["features"]), tokenizer.tokens, log_probs
+    )
+
+
+def load_scorer(path: Path, threads: int = 1) -> Scorer:
+    """A ``.onnx`` file or a training checkpoint."""
+    return onnx_scorer(path, threads) if path.suffix == ".onnx" else checkpoint_scorer(path)
+
+
+def noisy(
+    samples: np.ndarray, snr_db: float | None, bank: NoiseBank | None, index: int, seed: int
+) -> np.ndarray:
+    """The utterance as scored at ``snr_db`` (None: clean)."""
+    if snr_db is None:
+        return samples
+    rng = np.random.default_rng((seed, index))
+    noise = bank.sample(samples.size, rng) if bank else home_noise(samples.size, rng)
+    return np.clip(mix_at_snr(samples, noise, snr_db), -1.0, 1.0)
+
+
+def transcribe(
+    scorer: Scorer,
+    entries: Sequence[Entry],
+    snr_db: float | None = None,
+    bank: NoiseBank | None = None,
+    beam_width: int = 1,
+    seed: int = NOISE_SEED,
+) -> list[str]:
+    """Hypotheses for ``entries`` (clean, or mixed at ``snr_db``)."""
+    hyps = []
+    for index, entry in enumerate(entries):
+        samples = noisy(load_audio(entry.audio), snr_db, bank, index, seed)
+        log_probs = scorer.log_probs(compute_features(samples, scorer.features))
+        ids = (
+            greedy_ids(log_probs) if beam_width == 1 else prefix_beam_search(log_probs, beam_width)
+        )
+        hyps.append(ids_to_text(ids, scorer.tokens))
+    return hyps
+
+
+def score(refs: Sequence[str], hyps: Sequence[str]) -> dict:
+    """CER and WER over all pairs, and over the pairs whose sentence training never saw.
+
+    A sentence is unseen when the sentence bank holds it out of training
+    (``training.sentences.is_held_out``): the figure for new sentences.
+    """
+    result = {"cer": round(cer(refs, hyps), 4), "wer": round(wer(refs, hyps), 4), "utterances": len(refs)}
+    unseen = [(r, h) for r, h in zip(refs, hyps, strict=True) if is_held_out(r)]
+    if unseen:
+        u_refs, u_hyps = zip(*unseen, strict=True)
+        result["unseen_sentences"] = {
+            "cer": round(cer(u_refs, u_hyps), 4),
+            "wer": round(wer(u_refs, u_hyps), 4),
+            "utterances": len(unseen),
+        }
+    return result
+
+
+def evaluate(
+    scorer: Scorer,
+    entries: Sequence[Entry],
+    snrs: Sequence[float] = (),
+    bank: NoiseBank | None = None,
+    beam_width: int = 1,
+) -> dict[str, dict]:
+    """``{"clean": {"cer", "wer", "unseen_sentences": {...}}, "snr_10": {...}, ...}``."""
+    refs = [e.text for e in entries]
+    results = {}
+    for snr_db in (None, *snrs):
+        key = "clean" if snr_db is None else f"snr_{snr_db:g}"
+        results[key] = score(refs, transcribe(scorer, entries, snr_db, bank, beam_width))
+        log.info("%s %s: CER %.4f WER %.4f", scorer.name, key, results[key]["cer"], results[key]["wer"])
+    return results
+
+
+def cli(
+    model: Annotated[Path, typer.Argument(help="checkpoint (.pt) or ONNX file (.onnx)")],
+    manifest: Annotated[Path, typer.Option(help="manifest to score (JSON Lines)")],
+    snr: Annotated[
+        Optional[list[float]],
+        typer.Option(help="also score with noise at this SNR (dB); repeatable"),
+    ] = None,
+    noise: Annotated[
+        Optional[Path],
+        typer.Option(help="noise.jsonl of a noise bank (default: generated home noise)"),
+    ] = None,
+    beam_width: Annotated[int, typer.Option(help="1 greedy, more: prefix beam search")] = 1,
+    limit: Annotated[Optional[int], typer.Option(help="score only the first N utterances")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="also write the JSON here")] = None,
+) -> None:
+    """CER/WER of a DS2 model, clean and noisy, as JSON.
+
+    Example: talkratio-train ds2-eval edge/assets/stt.int8.onnx --manifest data/manifests_v1/test.jsonl
+    --snr 10 --snr 5 --noise data/corpus_v1/noise/noise.jsonl
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        for path in (model, manifest) + ((noise,) if noise else ()):
+            if not path.exists():
+                raise FileNotFoundError(f"{path} does not exist")
+        entries = read_manifest(manifest)[:limit]
+        scorer = load_scorer(model)
+        results = evaluate(scorer, entries, snr or [], noise_bank(noise), beam_width)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    report = {
+        "model": str(model),
+        "manifest": str(manifest),
+        "utterances": len(entries),
+        "beam_width": beam_width,
+        "noise": str(noise) if noise else "generated",
+        "results": results,
+    }
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+    typer.echo(text)
