@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 KIB_PER_MIB = 1024
 SAMPLE_INTERVAL_S = 0.1  # ten RSS readings a second
 STEADY_FROM = 1 / 3  # the first third of a run is warm-up (models load, buffers fill)
-FLAT_GROWTH_MIB = 1.0  # "no upward slope": last third vs middle third within 1 MiB
+FLAT_GROWTH_MIB = 1.0  # "no upward slope": the last third's peak within 1 MiB of the middle third's
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -61,7 +61,7 @@ class MemorySlope:
     """Growth of RSS in the steady part of a run (after the first third)."""
 
     mib_per_hour: float  # least-squares slope
-    growth_mib: float  # median of the last third minus median of the middle third
+    growth_mib: float  # peak RSS of the last third minus peak RSS of the middle third
     steady_s: float  # length of the steady part the figures come from
 
     @property
@@ -82,7 +82,7 @@ def memory_slope(times_s: Sequence[float], rss_mib: Sequence[float]) -> MemorySl
     ts, rs = t[steady], r[steady]
     half = ts.size // 2
     slope_per_s = float(np.polyfit(ts, rs, 1)[0]) if np.ptp(ts) > 0 else 0.0
-    growth = float(np.median(rs[half:]) - np.median(rs[:half]))
+    growth = float(rs[half:].max() - rs[:half].max())
     return MemorySlope(slope_per_s * SECONDS_PER_HOUR, growth, float(np.ptp(ts)))
 
 

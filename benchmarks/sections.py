@@ -84,8 +84,11 @@ class Context:
             notes.append("talkratio-train scenes unavailable: scenes are joined test utterances")
             scenes = [joined_scene(clips, work / f"joined_{tag}_{i}.wav", options.scene_minutes * 60, seed=i)
                       for i in range(options.scenes)]
-        live_file = long_recording(scenes, work / f"live_{options.live_s:g}s.wav", options.live_s)
         ladder = length_ladder(clips, work / "ladder")
+        # the longest utterance first: buffers reach their largest size during warm-up,
+        # so growth after it is growth, not the first long utterance arriving late
+        live_file = long_recording([Path(ladder[-1].audio), *scenes],
+                                   work / f"live_{options.live_s:g}s_{ladder[-1].speaker}.wav", options.live_s)
         return cls(options, int8, fp32, clips, ladder, scenes, live_file, notes)
 
     def describe(self) -> dict:

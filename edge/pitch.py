@@ -48,7 +48,7 @@ STEADY_RUN_FRAMES = 30  # a run of 300 ms or more ...
 STEADY_RUN_SEMITONES = 0.1  # ... whose F0 spread (std, 0.6 %) is below even voice jitter: a machine
 MEDIAN_FRAMES = 5  # F0 smoothing across neighbouring voiced frames
 
-ADULT_MAX_F0_HZ = 350.0  # above the highest adult median F0: a child, a whine or a whistle
+ADULT_MAX_F0_HZ = 280.0  # above adult speaking medians (women ~165-255 Hz): a young child, a whine or a whistle
 BOUNDARY_HZ = 160.0  # between the male (85-155 Hz) and female (165-255 Hz) ranges
 SOFT_MARGIN_OCTAVES = 0.12  # logistic scale: 148 Hz -> p(female) 0.28, 180 Hz -> 0.80
 MIN_VOICED_FRAMES = 15  # 150 ms of voicing: below this no voice can be judged

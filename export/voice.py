@@ -79,6 +79,7 @@ def to_onnx(wrapped, model, path: Path) -> None:
     dynamic = None if model.config.preset == "research" else {"features": {1: "frames"}}
     with warnings.catch_warnings():  # the TorchScript exporter is asked for on purpose
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # research: fixed window
         torch.onnx.export(
             wrapped,
             example_inputs(model, frames_for(model, 3.0)),
