@@ -271,6 +271,9 @@ def markdown(results: dict, targets: list[Target], chart: str | None) -> str:
              f"onnxruntime {machine.get('packages', {}).get('onnxruntime')}, numpy "
              f"{machine.get('packages', {}).get('numpy')}; commit {machine.get('git_commit')}; load average "
              f"{machine.get('load_average_start')} at start, {machine.get('load_average_end')} at end.", ""]
+    if results["mode"] == "quick":
+        lines += ["**Quick run**: seconds of audio per section, to check the harness; its verdicts "
+                  "are not the targets' (a 20 s live run is mostly warm-up).", ""]
     lines += ["## Targets", ""]
     lines += _table(["target", "goal", "measured", "result", "detail"],
                     [[t.name, t.target, t.measured, t.verdict, t.detail] for t in targets])

@@ -18,7 +18,7 @@ import numpy as np
 
 from edge.audio import compute_features
 from edge.decoder import greedy_ids, ids_to_text, prefix_beam_search
-from edge.onnx_model import ModelError, ModelInfo, bundled_model, open_session
+from edge.onnx_model import ModelError, bundled_model, open_session
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,6 @@ class SpeechRecognizer:
             raise ModelError(f"{path} has no talkratio.vocab metadata")
         self.beam_width = beam_width
         self._input = self.session.get_inputs()[0].name
-
-    @property
-    def model_info(self) -> ModelInfo:
-        return self.info
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """``(n,)`` float32 16 kHz samples -> ``(T_out, V)`` CTC log-probabilities."""

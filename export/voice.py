@@ -28,7 +28,9 @@ PARITY_SECONDS = (0.3, 2.0, 7.5, 15.0)  # utterance lengths checked torch vs onn
 PARITY_ATOL = 1e-4  # fp32 probabilities
 INT8_ATOL = 0.05  # INT8 probabilities may move this much from fp32 on random input
 VERSION = "1.0"
-INT8_OPS = ["MatMul", "Gemm"]  # see quantize_matmuls
+# fully connected layers only: ConvInteger ran this CNN 7x slower than fp32 Conv (34 vs 5 ms
+# per 10 s of audio), and the conv weights are 23 k of the 89 k parameters
+INT8_OPS = ("MatMul", "Gemm")
 
 
 def calibrated(model, temperature: float):
@@ -117,24 +119,6 @@ def max_difference(wrapped, model, onnx_path: Path, reference: Path | None = Non
     return worst
 
 
-def quantize_matmuls(fp32_path: Path, int8_path: Path) -> Path:
-    """Dynamic INT8 of the fully connected layers only, metadata carried over.
-
-    The convolutions stay fp32: onnxruntime's ConvInteger ran this CNN 7x slower
-    than fp32 Conv on the project's CPU (34 ms vs 5 ms per 10 s of audio), and
-    the conv weights are 23 k of the 89 k parameters.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from export.onnx_utils import read_metadata, write_metadata
-
-    quantize_dynamic(
-        str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=INT8_OPS
-    )
-    write_metadata(int8_path, read_metadata(fp32_path))
-    return int8_path
-
-
 def metadata(checkpoint: dict, model, metrics: dict) -> dict:
     config = model.config
     return {
@@ -162,7 +146,7 @@ def export_voice(
 
     Raises ``RuntimeError`` when onnxruntime disagrees with torch.
     """
-    from export.onnx_utils import write_metadata
+    from export.onnx_utils import quantize_int8, write_metadata
     from training.voice.torch_tagger import load_checkpoint
 
     model, checkpoint = load_checkpoint(checkpoint_path)
@@ -178,7 +162,7 @@ def export_voice(
     paths = [out]
     if int8:
         int8_path = out.with_name(out.name.removesuffix(".onnx") + ".int8.onnx")
-        quantize_matmuls(out, int8_path)
+        quantize_int8(out, int8_path, op_types=INT8_OPS)
         drift = max_difference(wrapped, model, int8_path, reference=out)
         log.info("int8 vs fp32: max |dp| = %.3f", drift)
         if drift > INT8_ATOL:
