@@ -44,8 +44,22 @@ def summary_table(summary: Summary, title: str, labels: dict[str, str] | None = 
     return table
 
 
+def utterance_table(utterances: Sequence[Utterance], labels: dict[str, str] | None = None) -> Table:
+    """Each utterance: its times in the file, voice (with the family's word), confidence, text."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("start", "end", "voice", "p", "text"):
+        table.add_column(column, justify="left" if column in ("voice", "text") else "right")
+    labels = labels or {}
+    for u in utterances:
+        text = u.text if u.text is not None else "(not transcribed)"
+        voice = labels.get(u.voice, u.voice)
+        table.add_row(f"{u.start:.2f}", f"{u.end:.2f}", voice, f"{u.voice_prob:.2f}", text)
+    return table
+
+
 def print_analysis(result: FileAnalysis, labels: dict[str, str] | None = None) -> None:
     title = f"{result.file} ({result.duration_s:.1f} s)"
+    out.print(utterance_table(result.utterances, labels), markup=False)
     out.print(summary_table(result.summary, title, labels))
 
 

@@ -60,6 +60,17 @@ def test_analyze_json_follows_the_design(scene, model_args):
     assert set(segment) == {"start", "end", "voice", "voice_prob", "text", "syllables", "eojeol"}
 
 
+def test_analyze_table_lists_each_utterance_then_the_summary(scene, model_args):
+    result = invoke("analyze", scene.path, "--no-store", *model_args)
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)
+    lines = result.stdout.splitlines()
+    starts = [f"{s['start']:.2f}" for s in found["segments"]]
+    listed = [line.split()[0] for line in lines if line.split() and line.split()[0] in starts]
+    assert listed == starts  # every utterance, in order
+    assert "mother share" in lines[-1]
+
+
 def test_several_files_give_a_json_list(scene, model_args):
     result = invoke("analyze", scene.path, scene.path, "--json", "--no-store", *model_args)
     assert [r["summary"] for r in json.loads(result.stdout)] == [
