@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 KIB_PER_MIB = 1024
 SAMPLE_INTERVAL_S = 0.1  # ten RSS readings a second
 STEADY_FROM = 1 / 3  # the first third of a run is warm-up (models load, buffers fill)
-FLAT_GROWTH_MIB = 1.0  # "no upward slope": the last third's peak within 1 MiB of the middle third's
+FLAT_GROWTH_MIB = 1.0  # "no upward slope": the last third's median RSS within 1 MiB of the middle third's
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -61,7 +61,8 @@ class MemorySlope:
     """Growth of RSS in the steady part of a run (after the first third)."""
 
     mib_per_hour: float  # least-squares slope
-    growth_mib: float  # peak RSS of the last third minus peak RSS of the middle third
+    growth_mib: float  # median RSS of the last third minus that of the middle third (the verdict)
+    peak_growth_mib: float  # the same for the peaks: transient buffers show here, not a trend
     steady_s: float  # length of the steady part the figures come from
 
     @property
@@ -70,20 +71,22 @@ class MemorySlope:
 
     def to_json(self) -> dict:
         return {"mib_per_hour": round(self.mib_per_hour, 2), "growth_mib": round(self.growth_mib, 2),
-                "steady_s": round(self.steady_s, 1), "flat": self.flat}
+                "peak_growth_mib": round(self.peak_growth_mib, 2), "steady_s": round(self.steady_s, 1),
+                "flat": self.flat}
 
 
 def memory_slope(times_s: Sequence[float], rss_mib: Sequence[float]) -> MemorySlope:
     """Slope and third-to-third growth of RSS over the steady part of a trace."""
     t, r = np.asarray(times_s, float), np.asarray(rss_mib, float)
     if t.size < 6:
-        return MemorySlope(0.0, 0.0, 0.0)
+        return MemorySlope(0.0, 0.0, 0.0, 0.0)
     steady = t >= t[0] + STEADY_FROM * (t[-1] - t[0])
     ts, rs = t[steady], r[steady]
     half = ts.size // 2
     slope_per_s = float(np.polyfit(ts, rs, 1)[0]) if np.ptp(ts) > 0 else 0.0
-    growth = float(rs[half:].max() - rs[:half].max())
-    return MemorySlope(slope_per_s * SECONDS_PER_HOUR, growth, float(np.ptp(ts)))
+    growth = float(np.median(rs[half:]) - np.median(rs[:half]))
+    peak_growth = float(rs[half:].max() - rs[:half].max())
+    return MemorySlope(slope_per_s * SECONDS_PER_HOUR, growth, peak_growth, float(np.ptp(ts)))
 
 
 def read_rss_mib(pid: int) -> tuple[float, float] | None:

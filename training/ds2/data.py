@@ -28,11 +28,12 @@ MAX_UTTERANCE_S = 20.0  # longer manifest rows are skipped (memory, CTC alignmen
 
 @dataclass(frozen=True)
 class Entry:
-    """One manifest row: absolute audio path, normalised text, duration in seconds."""
+    """One manifest row: absolute audio path, normalised text, duration in seconds, speaker."""
 
     audio: Path
     text: str
     duration_s: float
+    speaker: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def read_manifest(path: str | Path, max_duration_s: float = MAX_UTTERANCE_S) -> 
         text = normalise(row["text"])
         if not text or float(row["duration_s"]) > max_duration_s:
             continue
-        entries.append(Entry(_resolve(row["audio"], path), text, float(row["duration_s"])))
+        audio = _resolve(row["audio"], path)
+        entries.append(Entry(audio, text, float(row["duration_s"]), str(row.get("speaker", ""))))
     log.info(
         "%s: %d utterances, %.2f h", path, len(entries), sum(e.duration_s for e in entries) / 3600
     )

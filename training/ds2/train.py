@@ -92,6 +92,13 @@ def lr_lambda(config: TrainConfig, total_steps: int):
     return factor
 
 
+def describe_data(manifest: Path, entries: list) -> str:
+    """One line on the training data for the model's metadata: size, hours, speakers."""
+    hours = sum(e.duration_s for e in entries) / 3600
+    speakers = len({e.speaker for e in entries if e.speaker})
+    return f"{manifest}: {len(entries)} utterances, {hours:.2f} h, {speakers} speakers"
+
+
 def dev_sample(entries: list, limit: int, seed: int) -> list:
     """A fixed random ``limit`` of the dev entries (all of them when ``limit`` is 0)."""
     if not limit or len(entries) <= limit:
@@ -179,8 +186,7 @@ class Trainer:
             self.tokenizer = Tokenizer.jamo(e.text for e in train_entries)
         else:
             self.tokenizer = Tokenizer.syllables(e.text for e in train_entries)
-        hours = sum(e.duration_s for e in train_entries) / 3600
-        self.trained_on = f"{train_manifest}: {len(train_entries)} utterances, {hours:.2f} h"
+        self.trained_on = describe_data(train_manifest, train_entries)
         self.train_set = SpeechDataset(
             train_entries,
             self.tokenizer,
