@@ -92,20 +92,33 @@ def test_latency_is_measured_from_the_end_of_speech_decision(tmp_path):
     from edge.store import Store
 
     origin = 1_000_000.0
-    spans = [(1.0, 2.0), (5.0, 9.5), (12.0, 14.0)]  # all up to 8 s: all counted
+    spans_expected = [(1.0, 2.0), (5.0, 9.5), (12.0, 14.0)]  # all up to 8 s: all counted
     with Store(tmp_path / "live.db") as store:
-        for start, end in spans:
+        for start, end in spans_expected:
             store.add(Utterance(start, end, origin + start, "female", 0.9, "가", 1, 1, True))
-    stored = [origin + detection_s(end) + 0.05 for _, end in spans]  # each 50 ms after detection
+    stored = [origin + detection_s(end) + 0.05 for _, end in spans_expected]  # each 50 ms after detection
     with sqlite3.connect(tmp_path / "live.db") as db:
         for row_id, at in enumerate(stored, 1):
             db.execute("UPDATE utterances SET stored_at = ? WHERE id = ?", (at, row_id))
-    detected, speech_end, count, transcribed = live_latencies(tmp_path / "live.db", speed=1.0)
+    detected, speech_end, count, transcribed, spans = live_latencies(tmp_path / "live.db", speed=1.0)
+    assert spans == spans_expected
     assert count == transcribed == 3
     assert detected == pytest.approx([0.05] * 3)
     assert detection_s(2.0) == pytest.approx(2.3)  # 300 ms hangover, on a 100 ms block boundary
     assert speech_end[0] == pytest.approx(0.35)
     assert latency_stats(detected).p95_ms == pytest.approx(50.0)
+
+
+def test_vad_replay_finds_when_each_utterance_was_decided(scene):
+    from benchmarks.live import vad_decisions
+    from edge.segmenter import SegmenterOptions
+
+    options = SegmenterOptions()
+    hangover_s = options.frames(options.hangover_ms) * options.frame_ms / 1000
+    decisions = vad_decisions(scene.path, options)
+    assert abs(len(decisions) - len(scene.truth)) <= 1
+    for decision in decisions:  # decided once the hangover of silence has been heard, in 100 ms blocks
+        assert decision.end + hangover_s - 1e-6 <= decision.decided_s <= decision.end + hangover_s + 0.1 + 1e-6
 
 
 def test_stage_costs_cover_every_stage_of_a_scene(scene, fake_models):
@@ -181,7 +194,7 @@ def test_targets_pass_and_misses_say_by_how_much(tmp_path):
     bad = {t.name: t for t in judge_targets(_results(0.10, 260, 300, 250, 5.0, 40))}
     assert not any(t.passed for t in bad.values())
     assert bad["whole-pipeline RTF, 1 thread"].detail.startswith("2.0x over")
-    assert bad["end of speech -> stored, p95"].detail.startswith("60 ms over")
+    assert bad["end of speech (VAD decision) -> stored, p95"].detail.startswith("60 ms over")
     assert bad["live run peak RSS, flat"].detail.startswith("50 MiB over")
     paths = write_outputs(_results(0.10, 260, 300, 250, 5.0, 40), tmp_path, "bench")
     assert {p.suffix for p in paths} == {".json", ".md", ".png"}
