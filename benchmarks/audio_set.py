@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.audio import SAMPLE_RATE, load_audio, save_audio
-from training.manifest import read_manifest
+from training.manifest import read_manifest, resolve_audio
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +50,13 @@ class Clip:
         return asdict(self)
 
 
-def _resolve(audio: str, manifest: Path) -> Path:
-    path = Path(audio)
-    if path.is_absolute():
-        return path
-    beside = manifest.parent / path
-    return beside if beside.exists() else Path.cwd() / path
-
-
 def test_utterances(manifest: Path, limit: int, seed: int = 0, max_s: float = 15.0) -> list[Clip]:
     """Up to ``limit`` test utterances, half female and half male where possible."""
     by_gender: dict[str, list[Clip]] = {}
     for entry in read_manifest(manifest):
         if entry.gender not in ("female", "male") or entry.duration_s > max_s:
             continue
-        clip = Clip(Path(entry.audio).stem, str(_resolve(entry.audio, manifest)), entry.text,
+        clip = Clip(Path(entry.audio).stem, str(resolve_audio(entry.audio, manifest)), entry.text,
                     entry.gender, entry.speaker, entry.duration_s)
         by_gender.setdefault(entry.gender, []).append(clip)
     rng = np.random.default_rng(seed)

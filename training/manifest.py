@@ -69,6 +69,16 @@ class ManifestEntry:
         )
 
 
+def resolve_audio(audio: str, manifest: str | Path) -> Path:
+    """A manifest's ``audio`` path: absolute as is; relative to the manifest's folder,
+    else to the working directory."""
+    path = Path(audio)
+    if path.is_absolute():
+        return path
+    beside = Path(manifest).parent / path
+    return beside if beside.exists() else Path.cwd() / path
+
+
 def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> int:
     """Write entries as JSON Lines (atomically: a temporary file renamed); returns the count."""
     path = Path(path)

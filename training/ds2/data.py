@@ -19,6 +19,7 @@ import torch
 
 from edge.audio import SAMPLE_RATE, FeatureConfig, compute_features, load_audio, resample
 from training.korean import Tokenizer, normalise
+from training.manifest import resolve_audio
 from training.noise import AugmentOptions, NoiseBank, augment
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ class AugmentConfig:
     time_mask_frac: float = 0.05  # widest time mask as a fraction of the utterance
 
 
-def _resolve(audio: str, manifest: Path) -> Path:
-    path = Path(audio)
-    if path.is_absolute():
-        return path
-    beside = manifest.parent / path
-    return beside if beside.exists() else Path.cwd() / path
-
-
 def read_manifest(path: str | Path, max_duration_s: float = MAX_UTTERANCE_S) -> list[Entry]:
     """JSON Lines manifest (DESIGN.md schema) to entries; excluded or too long rows skipped."""
     path = Path(path)
@@ -68,7 +61,7 @@ def read_manifest(path: str | Path, max_duration_s: float = MAX_UTTERANCE_S) -> 
         text = normalise(row["text"])
         if not text or float(row["duration_s"]) > max_duration_s:
             continue
-        audio = _resolve(row["audio"], path)
+        audio = resolve_audio(row["audio"], path)
         entries.append(Entry(audio, text, float(row["duration_s"]), str(row.get("speaker", ""))))
     log.info(
         "%s: %d utterances, %.2f h", path, len(entries), sum(e.duration_s for e in entries) / 3600
