@@ -26,6 +26,8 @@ VAD_FRAME_MS = (10, 20, 30)  # the only frame lengths webrtcvad accepts
 PCM16_SCALE = 32767  # float [-1, 1] to the int16 PCM webrtcvad reads
 DENOISE_BLOCK_S = 1.0  # noisereduce needs context: it sees 1 s at a time (adds 1 s of delay)
 QUIET_SMOOTH_FRAMES = 3  # the split point is the quietest 3-frame stretch
+NOISE_FLOOR_S = 3.0  # the noise floor is judged over the last 3 s of frames ...
+NOISE_FLOOR_PERCENTILE = 10  # ... as the energy most frames exceed (pauses between words)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ class SegmenterOptions:
     min_utterance_ms: int = 200  # shorter voiced stretches are clicks and knocks: dropped
     max_utterance_s: float = 15.0  # longer speech is split at its quietest point
     denoise: bool = False  # noisereduce before the VAD decision (the samples stay as heard)
+    # a frame is speech only when webrtcvad says so AND it is this far above the noise floor:
+    # webrtcvad alone hears steady home noise right after speech as more speech (0: off)
+    min_speech_over_floor_db: float = 6.0
 
     def __post_init__(self):
         if self.frame_ms not in VAD_FRAME_MS:
@@ -108,6 +113,8 @@ class Segmenter:
         self._pending = np.zeros(0, np.float32)
         self._pending_vad = np.zeros(0, np.float32)
         self._next_index = 0
+        self._energies: deque[float] = deque(maxlen=options.frames(NOISE_FLOOR_S * 1000))
+        self._over_floor = 10 ** (options.min_speech_over_floor_db / 10)
 
     @property
     def in_speech(self) -> bool:
@@ -136,8 +143,15 @@ class Segmenter:
             if segment is not None:
                 yield segment
 
+    def _above_floor(self, energy: float) -> bool:
+        """Whether ``energy`` stands out of the recent noise floor (always, until one is known)."""
+        self._energies.append(energy)
+        if self._over_floor <= 1 or len(self._energies) < self._energies.maxlen:
+            return True
+        return energy >= np.percentile(self._energies, NOISE_FLOOR_PERCENTILE) * self._over_floor
+
     def _on_frame(self, samples: np.ndarray, pcm: bytes, energy: float) -> Segment | None:
-        voiced = self._vad.is_speech(pcm, SAMPLE_RATE)
+        voiced = self._above_floor(energy) and self._vad.is_speech(pcm, SAMPLE_RATE)
         frame = _Frame(self._next_index, samples, voiced, float(energy))
         self._next_index += 1
         self._recent.append(frame)

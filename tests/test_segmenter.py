@@ -87,7 +87,7 @@ def test_too_short_sounds_are_dropped(clips):
 
 
 def test_long_speech_is_split_in_a_pause_not_mid_word(clips):
-    gap_s = 0.2  # shorter than the hangover: without max length this is one utterance
+    gap_s = 0.1  # with the faint clip tails, still shorter than the hangover: one utterance
     audio, truth = layout(0.5, clips["long_f"], gap_s, clips["long_f"], gap_s, clips["long_f"], 0.6)
     options = SegmenterOptions(max_utterance_s=4.0)
     segments = list(segment_stream(blocks_of(audio), options))
@@ -146,3 +146,17 @@ def test_denoise_before_vad_still_finds_speech_in_noise(clips):
 def test_impossible_options_are_refused(bad):
     with pytest.raises(ValueError):
         SegmenterOptions(**bad)
+
+
+def test_steady_noise_after_speech_does_not_prolong_the_utterance(clips):
+    """webrtcvad alone hears fan-like noise next to speech as speech; the noise-floor gate
+    ends the utterance with the voice, so its seconds are not credited to a parent."""
+    rng = np.random.default_rng(1)
+    speech = clips["m"]
+    fan = lambda s: (0.02 * rng.standard_normal(int(s * SAMPLE_RATE))).astype(np.float32)  # noqa: E731
+    audio = np.concatenate([fan(3.5), speech + fan(speech.size / SAMPLE_RATE), fan(2.0)])
+    speech_end = 3.5 + speech.size / SAMPLE_RATE
+    segments = list(segment_stream(blocks_of(audio)))
+    assert len(segments) == 1
+    assert segments[0].start == pytest.approx(3.5, abs=0.15)
+    assert segments[0].end <= speech_end + 0.05  # without the gate: +0.10 s here
