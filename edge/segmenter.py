@@ -28,6 +28,7 @@ DENOISE_BLOCK_S = 1.0  # noisereduce needs context: it sees 1 s at a time (adds 
 QUIET_SMOOTH_FRAMES = 3  # the split point is the quietest 3-frame stretch
 NOISE_FLOOR_S = 3.0  # the noise floor is judged over the last 3 s of frames ...
 NOISE_FLOOR_PERCENTILE = 10  # ... as the energy most frames exceed (pauses between words)
+NOISE_FLOOR_EVERY = 10  # frames between floor updates (a percentile per frame costs more than the VAD)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Segmenter:
         self._next_index = 0
         self._energies: deque[float] = deque(maxlen=options.frames(NOISE_FLOOR_S * 1000))
         self._over_floor = 10 ** (options.min_speech_over_floor_db / 10)
+        self._floor = 0.0
 
     @property
     def in_speech(self) -> bool:
@@ -148,7 +150,9 @@ class Segmenter:
         self._energies.append(energy)
         if self._over_floor <= 1 or len(self._energies) < self._energies.maxlen:
             return True
-        return energy >= np.percentile(self._energies, NOISE_FLOOR_PERCENTILE) * self._over_floor
+        if self._next_index % NOISE_FLOOR_EVERY == 0:
+            self._floor = float(np.percentile(self._energies, NOISE_FLOOR_PERCENTILE))
+        return energy >= self._floor * self._over_floor
 
     def _on_frame(self, samples: np.ndarray, pcm: bytes, energy: float) -> Segment | None:
         voiced = self._above_floor(energy) and self._vad.is_speech(pcm, SAMPLE_RATE)
