@@ -49,7 +49,7 @@ class Tagger(Protocol):
     info: ModelInfo | None
     threshold: float
 
-    def tag(self, samples: np.ndarray): ...  # -> edge.voice.VoiceResult
+    def tag(self, samples: np.ndarray, track=None): ...  # -> edge.voice.VoiceResult
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def recognise(
     job = None
     if wanted and stt_thread is not None:
         job = stt_thread.submit(_transcribe, segment.samples, recognizers.stt, options.denoise_stt)
-    result = recognizers.voice.tag(segment.samples)
+    result = recognizers.voice.tag(segment.samples, segment.pitch)
     if job is not None:
         text = job.result()
     elif wanted:

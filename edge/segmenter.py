@@ -19,6 +19,7 @@ import numpy as np
 import webrtcvad
 
 from edge.audio import SAMPLE_RATE
+from edge.pitch import PitchTrack
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ class Segment:
     end: float
     audio_start: float
     samples: np.ndarray = field(repr=False)
+    # the pitch track of ``samples`` when a stage already computed it (the voice tagger reuses it)
+    pitch: PitchTrack | None = field(default=None, repr=False)
 
     @property
     def duration(self) -> float:

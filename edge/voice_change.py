@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from edge.audio import HOP_SAMPLES, SAMPLE_RATE
+from edge.audio import HOP_SAMPLES, SAMPLE_RATE, frame_count
 from edge.pitch import BOUNDARY_HZ, track_pitch
 from edge.segmenter import Segment
 
@@ -98,7 +98,7 @@ def split_segment(
     if not (options.enabled or options.trim_to_voicing):
         return [segment]
     track = track_pitch(segment.samples)
-    parts = _cut(segment, track, options) if options.enabled else [segment]
+    parts = _cut(segment, track, options) if options.enabled else [replace(segment, pitch=track)]
     if options.trim_to_voicing:
         parts = [_trim(part, segment.audio_start, track.voiced, options) for part in parts]
     return parts
@@ -114,7 +114,7 @@ def _trim(part: Segment, origin: float, voiced: np.ndarray, options: VoiceChange
         return part
     start = max(part.start, origin + inside[0] * FRAME_S - options.voicing_margin_s)
     end = min(part.end, origin + (inside[-1] + 1) * FRAME_S + options.voicing_margin_s)
-    return Segment(round(float(start), 3), round(float(end), 3), part.audio_start, part.samples)
+    return replace(part, start=round(float(start), 3), end=round(float(end), 3))
 
 
 def _cut(segment: Segment, track, options: VoiceChangeOptions) -> list[Segment]:
@@ -125,7 +125,7 @@ def _cut(segment: Segment, track, options: VoiceChangeOptions) -> list[Segment]:
     ]
     times = [t for t in times if segment.start < t < segment.end]
     if not times:
-        return [segment]
+        return [replace(segment, pitch=track)]
     log.debug("voice changes inside %.2f-%.2f s at %s", segment.start, segment.end, times)
     parts, edges = [], [segment.start, *times, segment.end]
     for start, end in zip(edges, edges[1:], strict=False):
@@ -136,7 +136,9 @@ def _cut(segment: Segment, track, options: VoiceChangeOptions) -> list[Segment]:
             if end == segment.end
             else round((end - segment.audio_start) * SAMPLE_RATE)
         )
-        parts.append(Segment(start, end, audio_start, segment.samples[first:last]))
+        frame = first // HOP_SAMPLES  # cuts fall on 10 ms frame boundaries
+        pitch = track.crop(frame, frame + frame_count(last - first))
+        parts.append(Segment(start, end, audio_start, segment.samples[first:last], pitch))
     return parts
 
 
