@@ -18,6 +18,7 @@ COMMANDS = {
     "voice": "training.voice.train",
     "voice-eval": "training.voice.evaluate",
     "voice-data": "training.voice.home",
+    "voice-probe": "training.voice.probe",
 }
 
 main = lazy_app("talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS)
