@@ -57,6 +57,11 @@ CDS_SHARE = {"mother": 0.5, "father": 0.4}  # utterances spoken to the child
 ENROL_SENTENCES = 10
 TV_LEVEL_DB = (-20.0, -6.0)
 VOICE_CLASSES = ("female", "male", "child", "other")
+TEST_SPLITS = ("test", "test_kokoro")
+SPLIT_TITLES = {
+    "test": "espeak-ng voices and sentences training never had",
+    "test_kokoro": "Kokoro blends of the held-out jf_tebukuro voice; half left unchanged",
+}
 
 
 @dataclass(frozen=True)
@@ -303,17 +308,28 @@ def style_table(judged: list[Judged]) -> dict:
 # --------------------------------------------------------------------------- test split
 
 
-def test_split_figures(folder: Path, tagger) -> dict:
+def test_split_figures(path: Path, tagger) -> dict:
     """The bundled model on the home data's test split: held-out voices and sentences, with
     test-only noise at 10 and 5 dB (embeddings from :func:`training.voice.probe.embed_split`)."""
+    data = np.load(path)
+    if "original" in data["style"]:  # a recorded voice left as it is: the plain F/M test
+        return {
+            "all": split_figures(data, tagger),
+            "original voices": split_figures(data, tagger, "original"),
+        }
+    return {"all": split_figures(data, tagger)}
+
+
+def split_figures(data, tagger, style: str | None = None) -> dict:
+    """Figures per noise condition of one embedded test split (optionally one style only)."""
     from training.voice.probe import TEST_CONDITIONS, balanced_accuracy
 
-    data = np.load(folder / "test.emb.npz")
-    y = data["y"]
+    keep = np.ones(data["y"].size, bool) if style is None else data["style"] == style
+    y = data["y"][keep]
     out = {}
     for k, condition in enumerate(TEST_CONDITIONS):
         probs = np.concatenate(
-            [tagger.session.run(["probs"], {"embedding": v[None]})[0] for v in data["x"][:, k]]
+            [tagger.session.run(["probs"], {"embedding": v[None]})[0] for v in data["x"][keep, k]]
         )
         guess = probs.argmax(axis=1)
         adults = np.isin(y, [0, 1])
@@ -401,7 +417,11 @@ def run(options: Options) -> dict:
         "scenes": summarise(scenes),
     }
     if options.data is not None:
-        results["test_split"] = test_split_figures(options.data, tagger)
+        results["test_splits"] = {
+            split: test_split_figures(options.data / f"{split}.emb.npz", tagger)
+            for split in TEST_SPLITS
+            if (options.data / f"{split}.emb.npz").is_file()
+        }
     results["wall_s"] = round(time.time() - start, 1)
     return results
 

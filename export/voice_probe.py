@@ -88,7 +88,7 @@ def metadata(checkpoint: dict, speaker_features: str) -> dict:
         "temperature": f"{checkpoint['temperature']:.4f}",
         "speaker_sha256": checkpoint["speaker_sha256"],
         "trained_on": checkpoint["trained_on"],
-        "metrics": {k: checkpoint[k] for k in ("dev", "test") if k in checkpoint},
+        "metrics": {k: checkpoint[k] for k in ("dev", "test", "test_kokoro") if k in checkpoint},
     }
 
 

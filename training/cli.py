@@ -21,4 +21,6 @@ COMMANDS = {
     "voice-probe": "training.voice.probe",
 }
 
-main = lazy_app("talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS)
+main = lazy_app(
+    "talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS
+)

@@ -35,7 +35,7 @@ import numpy as np
 import typer
 from scipy.signal import istft, lfilter, stft
 
-from edge.audio import SAMPLE_RATE
+from edge.audio import SAMPLE_RATE, load_audio
 from edge.hangul import count_eojeol
 from training import noise as home_noise
 from training import synth
@@ -90,6 +90,7 @@ class ItemSpec:
     text: str
     change: VoiceChange
     seed: int
+    source: str = ""  # a recorded utterance (a Kokoro voice) instead of espeak-ng ``variant``
 
 
 def split_variants(split: str, gender: str) -> list[str]:
@@ -166,6 +167,42 @@ def plan(split: str, count: int, seed: int) -> list[ItemSpec]:
     """``count`` utterances of ``split``, deterministic given ``seed``."""
     rng = np.random.default_rng([seed, len(split)])
     return [draw_item(i, split, seed, rng) for i in range(count)]
+
+
+def recorded_clips(folder: Path) -> list[tuple[Path, str, str, str]]:
+    """``(wav, gender, speaker, text)`` of every utterance of an AI-Hub-layout corpus folder
+    (``talkratio-train synth --engine kokoro`` writes one)."""
+    out = []
+    for meta in sorted(Path(folder).rglob("*.json")):
+        wav = meta.with_suffix(".wav")
+        row = json.loads(meta.read_text(encoding="utf-8")) if wav.is_file() else {}
+        who = row.get("녹음자정보", {})
+        gender = {"여": "female", "남": "male"}.get(who.get("gender"))
+        if gender:
+            out.append((wav, gender, who["recorderId"], row["발화정보"]["stt"]))
+    return out
+
+
+def plan_recorded(
+    folder: Path, seed: int, original_share: float, copies: int = 1
+) -> list[ItemSpec]:
+    """``copies`` items per recorded clip: its own voice unchanged (``original``, a share
+    ``original_share``) or spoken in a home style its gender allows (to a child, as a
+    child, on TV)."""
+    rng = np.random.default_rng([seed, 99])
+    styles = [k for k in STYLE_SHARES if k[0] != "other"]
+    specs = []
+    for wav, gender, speaker, text in recorded_clips(folder) * copies:
+        if rng.random() < original_share:
+            label, style, change = gender, "original", VoiceChange()
+        else:
+            options = [k for k in styles if k[0] in (gender, "child")]
+            label, style = options[int(rng.integers(len(options)))]
+            change = draw_change(gender if label != "child" else "child", style, rng)
+            if rng.random() < STYLE_SHARES[("other", "tv")]:
+                label = "other"
+        specs.append(ItemSpec(len(specs), label, style, speaker, 0, text, change, seed, str(wav)))
+    return specs
 
 
 # --------------------------------------------------------------------------- loudspeakers
@@ -295,9 +332,15 @@ def fresh_noise(n_samples: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_audio(spec: ItemSpec) -> np.ndarray:
-    """The utterance of ``spec``: espeak-ng speech, converted, through a loudspeaker for ``other``."""
-    speaker = synth.Speaker("HOME", "female", 30, spec.variant, ESPEAK_PITCH, spec.speed_wpm, 0.0)
-    x = convert(synth.synthesize(spec.text, speaker), spec.change)
+    """The utterance of ``spec``: espeak-ng (or the ``source`` recording), converted, through a
+    loudspeaker for ``other``."""
+    if spec.source:
+        x = convert(load_audio(spec.source), spec.change)
+    else:
+        speaker = synth.Speaker(
+            "HOME", "female", 30, spec.variant, ESPEAK_PITCH, spec.speed_wpm, 0.0
+        )
+        x = convert(synth.synthesize(spec.text, speaker), spec.change)
     if spec.label == "other":
         x = loudspeaker(x, np.random.default_rng([spec.seed, spec.index, 7]))
     return x.astype(np.float32)
@@ -341,6 +384,13 @@ def cli(
     dev: int = typer.Option(400, help="Dev utterances (calibration; voices train never has)."),
     test: int = typer.Option(600, help="Test utterances (scene-only voices, held-out sentences)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same data."),
+    kokoro_train: Path = typer.Option(
+        None, help="Kokoro corpus of training voices: split train_kokoro, in home styles."
+    ),
+    kokoro_test: Path = typer.Option(
+        None, help="Kokoro corpus of held-out voices: split test_kokoro (half left unchanged)."
+    ),
+    espeak: bool = typer.Option(True, "--espeak/--no-espeak", help="Make the espeak-ng splits."),
 ) -> None:
     """Make home-like voice-type utterances: adults, adults to a child, children, TV/radio.
 
@@ -350,6 +400,15 @@ def cli(
     if min(train, dev, test) < 1:
         typer.echo("Error: every split needs at least one utterance.", err=True)
         raise typer.Exit(2)
-    for split, count in (("dev", dev), ("test", test), ("train", train)):
-        path = write_split(out, split, plan(split, count, seed))
-        typer.echo(f"{path} ({count} utterances)")
+    jobs = {}
+    if kokoro_test is not None:
+        jobs["test_kokoro"] = plan_recorded(kokoro_test, seed, original_share=0.5)
+    if kokoro_train is not None:
+        jobs["train_kokoro"] = plan_recorded(kokoro_train, seed, original_share=0.2, copies=3)
+    if espeak:
+        jobs.update(
+            {s: plan(s, n, seed) for s, n in (("dev", dev), ("test", test), ("train", train))}
+        )
+    for split, specs in jobs.items():
+        path = write_split(out, split, specs)
+        typer.echo(f"{path} ({len(specs)} utterances)")

@@ -40,6 +40,8 @@ FLOOR_SNR_DB = (35.0, 55.0)  # the clean view's faint noise floor (no digital si
 TRAIN_SNR_DB = (0.0, 20.0)
 REVERB_PROB = 0.3
 TEST_CONDITIONS = {"clean": None, "10dB": 10.0, "5dB": 5.0}  # test noise SNR per condition
+TEST_SPLITS = ("test", "test_kokoro")  # held-out espeak-ng voices; held-out Kokoro blends
+SPLITS = ("train", "train_kokoro", "dev", *TEST_SPLITS)
 TARGET_KEPT_ACCURACY = 0.97  # dev accuracy of the answers the threshold keeps
 THRESHOLD_RANGE = (0.4, 0.8)  # never refuse more eagerly or lazily than this
 
@@ -86,9 +88,9 @@ def views_of(x: np.ndarray, split: str, rng: np.random.Generator) -> list[np.nda
     """The audio views of one utterance for ``split`` (see the module docstring)."""
     floor = home_noise.shaped_noise(x.size, rng, lambda hz: 1 / np.sqrt(np.maximum(hz, 20)))
     clean = home_noise.mix_at_snr(x, floor, float(rng.uniform(*FLOOR_SNR_DB))).astype(np.float32)
-    if split == "test":
+    if split.startswith("test"):
         return [clean] + [noisy(x, s, rng, True) for s in TEST_CONDITIONS.values() if s]
-    count = 2 if split == "train" else 1
+    count = 2 if split.startswith("train") else 1
     out = [clean]
     for _ in range(count):
         y = home_noise.reverberate(x, rng) if rng.random() < REVERB_PROB else x
@@ -230,6 +232,11 @@ def train_probe(folder: Path, options: ProbeOptions) -> dict:
     """Fit, calibrate and measure; returns the checkpoint dict."""
     train, dev = np.load(folder / "train.emb.npz"), np.load(folder / "dev.emb.npz")
     x, y = flatten(train)
+    extra = folder / "train_kokoro.emb.npz"
+    kokoro = np.load(extra) if extra.is_file() else None
+    if kokoro is not None:
+        kx, ky = flatten(kokoro)
+        x, y = np.concatenate([x, kx]), np.concatenate([y, ky])
     model = fit(x, y, len(home.LABELS), options)
     dev_x, dev_y = flatten(dev)
     temperature = fit_temperature(logits_of(model, dev_x), dev_y)
@@ -243,12 +250,13 @@ def train_probe(folder: Path, options: ProbeOptions) -> dict:
         "temperature": temperature,
         "threshold": threshold,
         "speaker_sha256": str(train["speaker_sha256"]),
-        "trained_on": trained_on(train),
+        "trained_on": trained_on(train, kokoro),
         "dev": report(dev_probs, dev_y, threshold),
     }
-    test_path = folder / "test.emb.npz"
-    if test_path.is_file():
-        checkpoint["test"] = test_report(model, temperature, threshold, np.load(test_path))
+    for split in TEST_SPLITS:
+        if (folder / f"{split}.emb.npz").is_file():
+            data = np.load(folder / f"{split}.emb.npz")
+            checkpoint[split] = test_report(model, temperature, threshold, data)
     return checkpoint
 
 
@@ -261,14 +269,17 @@ def test_report(model: Probe, temperature: float, threshold: float, data) -> dic
     return out
 
 
-def trained_on(train) -> str:
-    counts = np.bincount(train["y"], minlength=len(home.LABELS))
+def trained_on(train, kokoro=None) -> str:
+    labels = train["y"] if kokoro is None else np.concatenate([train["y"], kokoro["y"]])
+    counts = np.bincount(labels, minlength=len(home.LABELS))
     parts = ", ".join(f"{n} {label}" for label, n in zip(home.LABELS, counts, strict=True))
-    voices = len(set(train["variant"].tolist()))
+    voices = f"{len(set(train['variant'].tolist()))} espeak-ng voices"
+    if kokoro is not None:
+        voices += f" and {len(set(kokoro['variant'].tolist()))} Kokoro training-voice blends"
     return (
-        f"home-like espeak-ng voice-type data (talkratio-train voice-data): {parts} utterances "
-        f"of {voices} espeak-ng voices, WORLD-converted (adults, adults to a child, children, "
-        f"loudspeakers), each in {train['x'].shape[1]} views (clean, home noise 0-20 dB)"
+        f"home-like voice-type data (talkratio-train voice-data): {parts} utterances of "
+        f"{voices}, WORLD-converted (adults, adults to a child, children, loudspeakers), "
+        f"each in {train['x'].shape[1]} views (clean, home noise 0-20 dB)"
     )
 
 
@@ -284,7 +295,11 @@ def cli(
     data: Path = typer.Option(..., help="Folder written by talkratio-train voice-data."),
     out: Path = typer.Option(..., help="Folder for probe.pt and probe.json."),
     hidden: int = typer.Option(64, help="Hidden units (0: logistic regression)."),
-    embed: bool = typer.Option(True, "--embed/--no-embed", help="(Re)compute embeddings first."),
+    embed: bool = typer.Option(
+        True,
+        "--embed/--no-embed",
+        help="Embed splits whose embeddings are missing or older than their audio.",
+    ),
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
     """Embed the home data with the bundled speaker encoder and train the voice-type probe.
@@ -302,14 +317,15 @@ def cli(
         from edge.speaker import SpeakerEncoder
 
         encoder = SpeakerEncoder()
-        for split in ("train", "dev", "test"):
-            if (data / f"{split}.npz").is_file():
+        for split in SPLITS:
+            audio, done = data / f"{split}.npz", data / f"{split}.emb.npz"
+            stale = not done.is_file() or done.stat().st_mtime < audio.stat().st_mtime
+            if audio.is_file() and stale:
                 embed_split(data, split, encoder, seed)
     checkpoint = train_probe(data, ProbeOptions(hidden=hidden, seed=seed))
     out.mkdir(parents=True, exist_ok=True)
     torch.save(checkpoint, out / "probe.pt")
-    figures = {
-        k: checkpoint[k] for k in ("temperature", "threshold", "dev", "test") if k in checkpoint
-    }
+    keys = ("temperature", "threshold", "dev", *TEST_SPLITS)
+    figures = {k: checkpoint[k] for k in keys if k in checkpoint}
     (out / "probe.json").write_text(json.dumps(figures, indent=1))
     typer.echo(json.dumps(figures, indent=1))
