@@ -62,7 +62,14 @@ def test_analyze_json_follows_the_design(scene, model_args):
     assert summary["father_s"] == pytest.approx(truth.seconds["father"], rel=0.10)
     segment = out["segments"][0]
     assert set(segment) == {
-        "start", "end", "voice", "voice_prob", "speaker", "speaker_score", "text", "syllables",
+        "start",
+        "end",
+        "voice",
+        "voice_prob",
+        "speaker",
+        "speaker_score",
+        "text",
+        "syllables",
         "eojeol",
     }
 

@@ -11,6 +11,7 @@ import torch
 from edge.audio import SAMPLE_RATE
 from edge.voice import EmbeddingVoiceTagger, load_voice_tagger
 from training.voice import probe
+from training.voice.evaluate import expected_calibration_error
 
 pytest.importorskip("pyworld")
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
@@ -111,8 +112,9 @@ def test_the_probe_learns_and_is_calibrated():
     logits = probe.logits_of(model, dev_x)
     assert (logits.argmax(axis=1) == dev_y).mean() > 0.8  # chance is 0.25
     temperature = probe.fit_temperature(logits, dev_y)
-    before = probe.expected_calibration_error(probe.softmax(logits), dev_y)
-    after = probe.expected_calibration_error(probe.softmax(logits, temperature), dev_y)
+    right = logits.argmax(axis=1) == dev_y
+    before = expected_calibration_error(probe.softmax(logits).max(axis=1), right)
+    after = expected_calibration_error(probe.softmax(logits, temperature).max(axis=1), right)
     assert after <= before + 1e-6
 
 

@@ -33,6 +33,8 @@ import typer
 
 from training import noise as home_noise
 from training.voice import home
+from training.voice.evaluate import expected_calibration_error
+from training.voice.train import fit_temperature, softmax
 
 log = logging.getLogger(__name__)
 
@@ -150,28 +152,6 @@ def logits_of(model: Probe, x: np.ndarray) -> np.ndarray:
         return model(torch.from_numpy(x)).numpy()
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The temperature minimising dev negative log-likelihood (LBFGS on its log)."""
-    log_t = torch.zeros(1, requires_grad=True)
-    z, t = torch.from_numpy(logits), torch.from_numpy(y).long()
-    optimiser = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
-
-    def closure():
-        optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z / log_t.exp(), t)
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)
-    return float(log_t.exp())
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
 def choose_threshold(probs: np.ndarray, y: np.ndarray) -> float:
     """Lowest confidence whose kept dev answers are ``TARGET_KEPT_ACCURACY`` right, within
     :data:`THRESHOLD_RANGE`."""
@@ -206,20 +186,9 @@ def report(probs: np.ndarray, y: np.ndarray, threshold: float) -> dict:
         ),
         "coverage": round(float((decided >= 0).mean()), 4),
         "kept_accuracy": round(float((decided == y)[decided >= 0].mean()), 4),
-        "ece": round(expected_calibration_error(probs, y), 4),
+        "ece": round(expected_calibration_error(confidence, guess == y), 4),
         "n": int(y.size),
     }
-
-
-def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    confidence, right = probs.max(axis=1), probs.argmax(axis=1) == y
-    edges = np.linspace(0, 1, bins + 1)
-    total = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
-        inside = (confidence > low) & (confidence <= high)
-        if inside.any():
-            total += inside.mean() * abs(right[inside].mean() - confidence[inside].mean())
-    return float(total)
 
 
 def flatten(data) -> tuple[np.ndarray, np.ndarray]:
