@@ -70,7 +70,7 @@ def test_padding_gives_the_recognisers_audio_around_the_voiced_frames(clips):
 
 def test_a_pause_shorter_than_the_hangover_stays_inside_one_utterance(clips):
     audio, _ = layout(0.5, clips["m"], 0.5, clips["m"], 1.0)
-    assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=800)))) == 1
+    assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=800, endpoint_ms=800)))) == 1
     assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=240)))) == 2
 
 
