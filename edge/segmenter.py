@@ -36,6 +36,7 @@ from edge.pitch import PitchTrack
 log = logging.getLogger(__name__)
 
 VAD_KINDS = ("webrtc", "silero", "both")
+VAD_LABELS = {"webrtc": "webrtc", "silero": "silero", "both": "webrtc+silero"}  # in ``options``
 VAD_FRAME_MS = (10, 20, 30)  # the only frame lengths webrtcvad accepts
 GATE_FRAME_MS = 30  # beside the neural VAD, webrtcvad judges the first 30 ms of each 32 ms window
 PCM16_SCALE = 32767  # float [-1, 1] to the int16 PCM webrtcvad reads
@@ -120,7 +121,8 @@ class SegmenterOptions:
         return self.vad != "webrtc"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The options as recorded in results; ``vad`` names the detectors, as DESIGN.md shows."""
+        return {**asdict(self), "vad": VAD_LABELS[self.vad]}
 
 
 @dataclass(frozen=True, eq=False)
