@@ -85,7 +85,7 @@ VAD_OPT = typer.Option(
 )
 ONSET_OPT = typer.Option(0.5, "--vad-onset", help="Neural VAD probability that starts speech.")
 OFFSET_OPT = typer.Option(0.35, "--vad-offset", help="Probability below which speech pauses.")
-ENDPOINT_OPT = typer.Option(200, "--vad-endpoint-ms", help="Sure silence (ms) that ends speech.")
+ENDPOINT_OPT = typer.Option(160, "--vad-endpoint-ms", help="Sure silence (ms) that ends speech.")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class VadChoice:
     vad: str = "both"
     onset: float = 0.5
     offset: float = 0.35
-    endpoint_ms: int = 200
+    endpoint_ms: int = 160
 
     def segmenter(self, denoise: bool) -> SegmenterOptions:
         return SegmenterOptions(
