@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -79,15 +80,35 @@ DB_OPT = typer.Option(None, "--db", help="Database file (default: the user data 
 NO_TEXT_OPT = typer.Option(False, "--no-transcripts", help="Store counts but never the text.")
 DENOISE_VAD_OPT = typer.Option(False, "--denoise-vad", help="noisereduce before the VAD.")
 DENOISE_STT_OPT = typer.Option(False, "--denoise-stt", help="noisereduce before STT.")
+VAD_OPT = typer.Option(
+    "both", "--vad", help="Speech detection: webrtc (webrtcvad alone), silero, or both."
+)
+ONSET_OPT = typer.Option(0.5, "--vad-onset", help="Neural VAD probability that starts speech.")
+OFFSET_OPT = typer.Option(0.35, "--vad-offset", help="Probability below which speech pauses.")
+ENDPOINT_OPT = typer.Option(160, "--vad-endpoint-ms", help="Sure silence (ms) that ends speech.")
 
 
-def _options(aggressiveness: int, denoise_vad: bool, denoise_stt: bool):
+@dataclass(frozen=True)
+class VadChoice:
+    """The speech-detection options of the command line."""
+
+    aggressiveness: int = 3
+    vad: str = "both"
+    onset: float = 0.5
+    offset: float = 0.35
+    endpoint_ms: int = 160
+
+    def segmenter(self, denoise: bool) -> SegmenterOptions:
+        return SegmenterOptions(
+            vad=self.vad, aggressiveness=self.aggressiveness, onset_threshold=self.onset,
+            offset_threshold=self.offset, endpoint_ms=self.endpoint_ms, denoise=denoise,
+        )
+
+
+def _options(vad: VadChoice, denoise_vad: bool, denoise_stt: bool):
     from edge.pipeline import PipelineOptions
 
-    return PipelineOptions(
-        segmenter=SegmenterOptions(aggressiveness=aggressiveness, denoise=denoise_vad),
-        denoise_stt=denoise_stt,
-    )
+    return PipelineOptions(segmenter=vad.segmenter(denoise_vad), denoise_stt=denoise_stt)
 
 
 def _recognizers(stt_model, voice_model, threads, voice_threshold):
@@ -119,6 +140,10 @@ def analyze(
     voice_model: Optional[Path] = VOICE_OPT,
     threads: int = THREADS_OPT,
     vad_aggressiveness: int = AGGR_OPT,
+    vad: str = VAD_OPT,
+    vad_onset: float = ONSET_OPT,
+    vad_offset: float = OFFSET_OPT,
+    vad_endpoint_ms: int = ENDPOINT_OPT,
     voice_threshold: Optional[float] = THRESHOLD_OPT,
     denoise_vad: bool = DENOISE_VAD_OPT,
     denoise_stt: bool = DENOISE_STT_OPT,
@@ -132,7 +157,8 @@ def analyze(
     from edge.pipeline import analyze_file
 
     with user_errors():
-        options = _options(vad_aggressiveness, denoise_vad, denoise_stt)
+        choice = VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms)
+        options = _options(choice, denoise_vad, denoise_stt)
         recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold)
         store = None if no_store else _store(db, not no_transcripts)
         results = []
@@ -176,6 +202,10 @@ def live(
     voice_model: Optional[Path] = VOICE_OPT,
     threads: int = THREADS_OPT,
     vad_aggressiveness: int = AGGR_OPT,
+    vad: str = VAD_OPT,
+    vad_onset: float = ONSET_OPT,
+    vad_offset: float = OFFSET_OPT,
+    vad_endpoint_ms: int = ENDPOINT_OPT,
     voice_threshold: Optional[float] = THRESHOLD_OPT,
 ) -> None:
     """Capture speech and print each utterance as it is recognised (Ctrl-C to stop).
@@ -194,7 +224,8 @@ def live(
         run_live(
             source,
             recognizers,
-            _options(vad_aggressiveness, False, False),
+            _options(VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms),
+                     False, False),
             store,
             seconds=seconds,
             as_json=as_json,
