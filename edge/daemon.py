@@ -26,10 +26,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from edge.capture import LivePipeline
 from edge.config import DaemonConfig
-from edge.pipeline import LivePipeline, Recognizers, Utterance, load_recognizers
+from edge.recognition import Recognizers, load_recognizers
 from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
 from edge.store import Store, StoreError
+from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 
