@@ -16,17 +16,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from edge.onnx_model import ModelError, ModelInfo
 from edge.segmenter import SegmenterOptions, segment_stream
 from edge.speaker import SpeakerEncoder, unit
+from edge.voiceprint import Voiceprint
 
 log = logging.getLogger(__name__)
 
 ROLES = ("mother", "father")
+PARENT_OF_VOICE = {"female": "mother", "male": "father"}  # with no household enrolled (DESIGN.md)
 MIN_ENROL_SPEECH_S = 20.0  # voiced speech an enrolment needs (about 30 s of talking alone)
 # a child or a loudspeaker is never a parent, whatever the match says; "unknown" may be
 # (a mother talking to her child at 320 Hz can leave the voice type unsure)
@@ -39,35 +40,6 @@ class EnrolmentError(ValueError):
 
 class HouseholdError(RuntimeError):
     """Stored voiceprints that cannot be used, with a sentence for the user."""
-
-
-@dataclass(frozen=True)
-class Voiceprint:
-    """One parent's voice: ``embedding`` (unit float32 vector) with the model that made it.
-
-    ``speech_s``: voiced seconds it was made from; ``quality``: mean cosine of its
-    1.6 s partials to the voiceprint (near 1: one steady voice; low: noise or
-    several voices); ``created_at``: Unix time.
-    """
-
-    role: str
-    embedding: np.ndarray = field(repr=False)
-    model_sha256: str
-    model_name: str
-    created_at: float
-    speech_s: float
-    quality: float
-
-    def describe(self) -> dict:
-        """What ``talkratio household`` shows: everything but the embedding."""
-        return {
-            "role": self.role,
-            "created_at": self.created_at,
-            "model": self.model_name,
-            "model_sha256": self.model_sha256,
-            "speech_s": round(self.speech_s, 1),
-            "quality": round(self.quality, 3),
-        }
 
 
 def enrol(
@@ -154,7 +126,7 @@ def speaker_of(voice: str, household: Household | None, embedding: np.ndarray | 
     Not enrolled: ``female`` is the mother and ``male`` the father (score None).
     """
     if household is None or not household.enrolled:
-        return {"female": "mother", "male": "father"}.get(voice), None
+        return PARENT_OF_VOICE.get(voice), None
     if embedding is None:
         return None, None
     role, score = household.match(embedding)
