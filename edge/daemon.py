@@ -23,11 +23,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from functools import partial
 
 import numpy as np
 
 from edge.capture import LivePipeline
 from edge.config import DaemonConfig
+from edge.household import HouseholdError
 from edge.recognition import Recognizers, load_recognizers
 from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
 from edge.store import Store, StoreError
@@ -92,14 +94,7 @@ class Daemon:
         storage = self.config.storage
         with Store(storage.database, transcripts=storage.transcripts) as store:
             self._purge(store)
-            models = self.config.models
-            recognizers = self._recognizers or load_recognizers(
-                models.stt,
-                models.voice,
-                models.threads,
-                self.config.transcribe,
-                models.voice_threshold,
-            )
+            recognizers = self._recognizers or self._load_recognizers(store)
             log.info(
                 "ready: store %s, voice model %s, stt model %s",
                 store.path,
@@ -114,6 +109,24 @@ class Daemon:
             self._flush_pending(store)
         log.info("stopped after storing %d utterances", self.stored)
         return 0
+
+    def _load_recognizers(self, store: Store) -> Recognizers:
+        """The configured models with the stored household; voiceprints of another speaker
+        model are left out (logged: the parents must enrol again) rather than stop capture."""
+        models = self.config.models
+        load = partial(
+            load_recognizers,
+            models.stt,
+            models.voice,
+            models.threads,
+            self.config.transcribe,
+            models.voice_threshold,
+        )
+        try:
+            return load(voiceprints=store.voiceprints())
+        except HouseholdError as exc:
+            log.error("%s; until then speakers follow the voice type", exc)
+            return load()
 
     def _capture_loop(self, store: Store, recognizers: Recognizers) -> None:
         backoff = BACKOFF_START_S

@@ -9,7 +9,7 @@ threads the same stages together in :mod:`edge.capture`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,7 @@ class FileAnalysis:
     utterances: tuple[Utterance, ...]
     models: dict
     options: dict
+    household: dict = field(default_factory=lambda: {"enrolled": []})
 
     @property
     def summary(self) -> Summary:
@@ -75,6 +76,7 @@ class FileAnalysis:
             "duration_s": round(self.duration_s, 3),
             "segments": [u.to_json() for u in self.utterances],
             "summary": self.summary.to_json(),
+            "household": self.household,
             "models": self.models,
             "options": self.options,
         }
@@ -121,6 +123,7 @@ def analyze_file(
         utterances=utterances,
         models=recognizers.models_json(),
         options=options.to_dict(getattr(recognizers.voice, "threshold", None)),
+        household=recognizers.household_json(),
     )
 
 
