@@ -27,11 +27,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from edge.capture import LivePipeline
 from edge.config import DaemonConfig
 from edge.daemon_status import new_status, status_path, write_status
-from edge.pipeline import LivePipeline, Recognizers, Utterance, load_recognizers
+from edge.recognition import Recognizers, load_recognizers
 from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
 from edge.store import Store, StoreError
+from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ import socket
 import stat
 import subprocess
 import threading
-from dataclasses import fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from edge.cli import app as cli_app  # noqa: E402
-from edge.pipeline import Utterance  # noqa: E402
+from edge.utterance import Utterance  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.web.app import WebSettings, create_app  # noqa: E402
 from edge.web.security import COOKIE_NAME, load_or_create_token  # noqa: E402
@@ -45,8 +44,7 @@ def at(day: date, hh: int, mm: int, ss: float = 0.0) -> float:
 
 
 def said(wall: float, seconds: float, voice: str, text: str = "밥 먹자") -> Utterance:
-    speaker = {"female": "mother", "male": "father"}.get(voice)
-    extra = {"speaker": speaker} if "speaker" in {f.name for f in fields(Utterance)} else {}
+    speaker = {"female": "mother", "male": "father"}.get(voice)  # as without enrolment
     return Utterance(
         start=0.0,
         end=seconds,
@@ -60,7 +58,7 @@ def said(wall: float, seconds: float, voice: str, text: str = "밥 먹자") -> U
         stt_model="ds2@test",
         voice_model="voice@test",
         source="test",
-        **extra,
+        speaker=speaker,
     )
 
 
@@ -151,7 +149,7 @@ def test_hourly_chart_is_inline_svg_with_a_bar_per_busy_hour_and_parent(seeded):
 
 
 def test_pages_are_korean_with_the_configured_labels(seeded):
-    labelled = client(seeded, labels={"female": "지민", "male": "현우", "child": "서준"})
+    labelled = client(seeded, labels={"mother": "지민", "father": "현우", "child": "서준"})
     page = labelled.get(f"/?day={DAY}").text
     assert '<html lang="ko">' in page
     assert "지민" in page and "현우" in page and "서준과 주고받기" in page  # 서준 ends in ㄴ

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from edge.stats import by_period, summarize
+from edge.stats import ROLES, by_period, summarize
 from edge.store import Store
 
 WEEK_DAYS = 7
-ROLES = ("mother", "father", "child", "other", "unknown")
 # The configured labels default to English words; the pages are Korean.
 KOREAN_DEFAULTS = {
     "mother": "엄마",
@@ -24,27 +23,15 @@ KOREAN_DEFAULTS = {
     "other": "기타 소리",
     "unknown": "알 수 없음",
 }
-# Before roles existed the labels were keyed by voice.
-VOICE_KEYS = {"mother": "female", "father": "male"}
 
 
 def korean_labels(configured: dict[str, str]) -> dict[str, str]:
     """The word shown for each role: the configured one, or Korean for an untouched default."""
     labels = {}
     for role in ROLES:
-        word = configured.get(role) or configured.get(VOICE_KEYS.get(role, ""), "")
+        word = configured.get(role, "")
         labels[role] = KOREAN_DEFAULTS[role] if word in ("", role) else word
     return labels
-
-
-def _json(summary) -> dict:
-    """TEMPORARY until main's role statistics land: voice keys under role names."""
-    out = summary.to_json()
-    if "mother_s" not in out:
-        out.update(mother_s=out["female_s"], father_s=out["male_s"], child_turns=0)
-        for key in ("utterances", "syllables", "eojeol"):
-            out[key] = dict(out[key], mother=out[key]["female"], father=out[key]["male"])
-    return out
 
 
 def day_bounds(day: date) -> tuple[float, float]:
@@ -69,8 +56,8 @@ class DayFigures:
 def day_figures(store: Store, day: date) -> DayFigures:
     since, until = day_bounds(day)
     talk = records(store, since, until)
-    hours = {p.start.hour: _json(p.summary) for p in by_period(talk, "hour")}
-    return DayFigures(day, _json(summarize(talk)), hours)
+    hours = {p.start.hour: p.summary.to_json() for p in by_period(talk, "hour")}
+    return DayFigures(day, summarize(talk).to_json(), hours)
 
 
 @dataclass(frozen=True)
@@ -87,11 +74,11 @@ def week_figures(store: Store, last: date) -> WeekFigures:
     before = first - timedelta(days=WEEK_DAYS)
     since, until = day_bounds(first)[0], day_bounds(last)[1]
     talk = records(store, since, until)
-    by_day = {p.start.date(): _json(p.summary) for p in by_period(talk, "day")}
-    empty = _json(summarize([]))
+    by_day = {p.start.date(): p.summary.to_json() for p in by_period(talk, "day")}
+    empty = summarize([]).to_json()
     days = [(d, by_day.get(d, empty)) for d in (first + timedelta(n) for n in range(WEEK_DAYS))]
-    previous = _json(summarize(records(store, day_bounds(before)[0], since)))
-    return WeekFigures(first, last, days, _json(summarize(talk)), previous)
+    previous = summarize(records(store, day_bounds(before)[0], since)).to_json()
+    return WeekFigures(first, last, days, summarize(talk).to_json(), previous)
 
 
 def utterance_count(summary: dict) -> int:
