@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -25,8 +26,8 @@ from starlette.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from edge.cli import app as cli_app  # noqa: E402
-from edge.utterance import Utterance  # noqa: E402
 from edge.store import Store  # noqa: E402
+from edge.utterance import Utterance  # noqa: E402
 from edge.web.app import WebSettings, create_app  # noqa: E402
 from edge.web.security import COOKIE_NAME, load_or_create_token  # noqa: E402
 from edge.web.server import ServeOptions, bind_host  # noqa: E402
@@ -79,6 +80,24 @@ def known_day(day: date = DAY) -> list[Utterance]:
         said(at(before, 20, 0), 40.0, "female"),
         said(at(before, 20, 0, 42), 50.0, "male"),
     ]
+
+
+# (hour, minutes of family talk starting at hh:05): breakfast, lunch, dinner, bath, bedtime
+BUSY_HOURS = ((7, 30), (8, 10), (12, 15), (18, 35), (19, 40), (20, 25), (21, 10))
+VOICE_WEIGHTS = {"female": 5, "male": 3, "child": 3}
+
+
+def household_day(day: date = DAY) -> list[Utterance]:
+    """A fuller, reproducible day (for the browser test and the README's screenshot)."""
+    rng, talk = random.Random(24), []
+    for hour, minutes in BUSY_HOURS:
+        t = at(day, hour, 5)
+        while t < at(day, hour, 5) + minutes * 60:
+            voice = rng.choices(list(VOICE_WEIGHTS), list(VOICE_WEIGHTS.values()))[0]
+            length = rng.uniform(0.8, 2.5) if voice == "child" else rng.uniform(1.5, 6.0)
+            talk.append(said(t, length, voice))
+            t += length + rng.uniform(0.5, 9.0)
+    return talk
 
 
 @pytest.fixture
@@ -144,7 +163,13 @@ def test_hourly_chart_is_inline_svg_with_a_bar_per_busy_hour_and_parent(seeded):
     page = client(seeded).get(f"/?day={DAY}").text
     bars = re.findall(r"<rect [^>]*><title>([^<]+)</title>", page)
     assert sorted(bars) == sorted(
-        ["8시 엄마 1.2분", "8시 아빠 0.3분", "12시 엄마 1.5분", "19시 엄마 1.0분", "19시 아빠 2.0분"]
+        [
+            "8시 엄마 1.2분",
+            "8시 아빠 0.3분",
+            "12시 엄마 1.5분",
+            "19시 엄마 1.0분",
+            "19시 아빠 2.0분",
+        ]
     )
 
 
@@ -179,12 +204,14 @@ def test_a_missing_database_is_a_page_and_never_a_created_file(tmp_path):
 
 def test_pages_only_read_the_store(seeded):
     with Store(seeded):
-        pass  # checkpointed and closed like a daemon at rest
-    before = hashlib.sha256(file_bytes(seeded)).hexdigest()
+        pass  # closed like a daemon at rest: the WAL is checkpointed into the file
+    before = hashlib.sha256(seeded.read_bytes()).hexdigest()
     web = client(seeded)
     for path in PAGES:
-        web.get(path)
-    assert hashlib.sha256(file_bytes(seeded)).hexdigest() == before
+        assert web.get(path).status_code == 200
+    assert hashlib.sha256(seeded.read_bytes()).hexdigest() == before
+    wal = Path(f"{seeded}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # nothing written for the next reader
 
 
 def test_delete_everything_erases_the_text_from_the_files(seeded):
@@ -354,17 +381,22 @@ def browse(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_real_browser_shows_today_at_phone_width(seeded, tmp_path):
+def test_a_real_browser_shows_today_at_phone_width(db_path, tmp_path):
+    with Store(db_path) as store:
+        store.add_many(household_day())
     screenshot = Path(os.environ.get("TALKRATIO_SCREENSHOT", tmp_path / "today.png")).resolve()
-    with running_server(seeded) as (_, port):
+    with running_server(db_path) as (_, port):
         url = f"http://127.0.0.1:{port}/?day={DAY}"
         dom = browse(url, tmp_path / "profile", "--dump-dom")
         shot = browse(
             url, tmp_path / "profile", "--force-device-scale-factor=2", f"--screenshot={screenshot}"
         )
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert_same_figures(figures(dom.stdout), stats_json(seeded, DAY, DAY + timedelta(days=1)))
-    assert "오늘" in dom.stdout or "2026년 11월 24일" in dom.stdout
+    shown = figures(dom.stdout)
+    total = stats_json(db_path, DAY, DAY + timedelta(days=1))
+    assert_same_figures(shown, total)
+    assert int(shown["utterances"]) == sum(total["utterances"].values()) > 500
+    assert "2026년 11월 24일" in dom.stdout and "<svg" in dom.stdout
     assert shot.returncode == 0 and screenshot.stat().st_size > 10_000, shot.stderr[-2000:]
     with open(screenshot, "rb") as png:
         header = png.read(24)

@@ -100,7 +100,7 @@ class Pages:
             )
             for hour in range(HOURS_PER_DAY)
         ]
-        chart = bar_chart(groups, PARENTS, self.labels, "시간대별 말한 시간")
+        chart = bar_chart(groups, PARENTS, self.labels, "시간대별 말한 시간", stacked=True)
         return self.render(
             request,
             "today.html",

@@ -16,8 +16,8 @@ from markupsafe import Markup
 COLOURS = {"mother": "#d1495b", "father": "#2f6fb0", "child": "#e8a33d"}
 WIDTH, HEIGHT = 360, 190  # viewBox units; CSS scales the chart to the phone's width
 LEFT, RIGHT, TOP, BOTTOM = 34, 6, 10, 24  # margins for the axis labels
-NICE_MINUTES = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360, 480, 720)
-BAR_FILL_RATIO = 0.8  # the bars of one group take 80% of its slot
+NICE_MINUTES = (2, 4, 6, 10, 20, 30, 40, 60, 90, 120, 180, 240, 360, 480, 720)  # halves are whole
+BAR_FILL_RATIO = 0.72  # the bars of one group take 72% of its slot: gaps stay visible
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,15 @@ def axis_top(largest: float) -> int:
     return next((m for m in NICE_MINUTES if m >= largest), int(largest) + 1)
 
 
-def _bar(x: float, width: float, minutes: float, top: int, role: str, title: str) -> str:
-    plot_h = HEIGHT - TOP - BOTTOM
-    h = plot_h * minutes / top
-    y = HEIGHT - BOTTOM - h
+def _bar(
+    x: float, width: float, minutes: float, below: float, top: int, role: str, title: str
+) -> str:
+    """One bar (or stacked segment) of ``minutes`` standing on ``below`` minutes."""
+    per_minute = (HEIGHT - TOP - BOTTOM) / top
+    h = per_minute * minutes
+    y = HEIGHT - BOTTOM - per_minute * below - h
     return (
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{h:.1f}" rx="1" '
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{h:.1f}" '
         f'fill="{COLOURS[role]}"><title>{escape(title)}</title></rect>'
     )
 
@@ -57,19 +60,27 @@ def _axis(top: int) -> list[str]:
     return parts
 
 
-def bar_chart(groups: Sequence[Group], roles: Sequence[str], labels: dict, title: str) -> Markup:
-    """Grouped bars of minutes per role for each group, with a light grid in minutes."""
-    top = axis_top(max((m for g in groups for m in g.minutes.values()), default=0.0))
+def bar_chart(
+    groups: Sequence[Group], roles: Sequence[str], labels: dict, title: str, stacked: bool = False
+) -> Markup:
+    """Bars of minutes per role for each group, side by side or ``stacked`` (wider bars for
+    many groups on a phone), over a light grid in minutes."""
+    sums = [
+        sum(g.minutes.values()) if stacked else max(g.minutes.values(), default=0.0) for g in groups
+    ]
+    top = axis_top(max(sums, default=0.0))
     slot = (WIDTH - LEFT - RIGHT) / max(1, len(groups))
-    bar_w = slot * BAR_FILL_RATIO / len(roles)
+    bar_w = slot * BAR_FILL_RATIO / (1 if stacked else len(roles))
     parts = _axis(top)
     for i, group in enumerate(groups):
-        x0 = LEFT + i * slot + slot * (1 - BAR_FILL_RATIO) / 2
+        x0, below = LEFT + i * slot + slot * (1 - BAR_FILL_RATIO) / 2, 0.0
         for j, role in enumerate(roles):
             minutes = group.minutes.get(role, 0.0)
             if minutes > 0:
                 text = f"{group.name} {labels[role]} {minutes:.1f}분"
-                parts.append(_bar(x0 + j * bar_w, bar_w, minutes, top, role, text))
+                x = x0 if stacked else x0 + j * bar_w
+                parts.append(_bar(x, bar_w, minutes, below, top, role, text))
+                below += minutes if stacked else 0.0
         if group.label:
             parts.append(
                 f'<text x="{LEFT + (i + 0.5) * slot:.1f}" y="{HEIGHT - 7}" '
