@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 import threading
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -198,7 +199,8 @@ def test_a_missing_database_is_a_page_and_never_a_created_file(tmp_path):
     web = client(missing)
     for path in ("/", "/week", "/privacy", "/device", "/household"):
         page = web.get(path)
-        assert page.status_code == 503 and "does not exist yet" in page.text, path
+        assert page.status_code == 503 and "아직 저장된 기록이 없습니다" in page.text, path
+        assert str(missing) in page.text
     assert not missing.parent.exists()
 
 
@@ -297,6 +299,16 @@ def test_the_access_token_is_private_and_kept(tmp_path):
     token = load_or_create_token(path)
     assert len(token) >= 40 and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_token(path) == token
+
+
+def test_serve_lan_prints_a_pairing_link_with_a_qr_code(seeded, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    args = ["serve", "--lan", "--pairing-link", "--db", str(seeded), "--port", "8123"]
+    result = CliRunner().invoke(cli_app, args)
+    assert result.exit_code == 0, result.stderr
+    token = (tmp_path / "xdg" / "talkratio" / "web-token").read_text().strip()
+    assert re.search(rf"http://\S+:8123/pair\?token={re.escape(token)}\n", result.stdout)
+    assert "█" in result.stdout or "▀" in result.stdout  # segno's terminal QR code
 
 
 def test_actions_need_the_csrf_token(seeded):
@@ -402,3 +414,42 @@ def test_a_real_browser_shows_today_at_phone_width(db_path, tmp_path):
         header = png.read(24)
     width = int.from_bytes(header[16:20], "big")
     assert header[:8] == b"\x89PNG\r\n\x1a\n" and width == PHONE[0] * 2
+
+
+# --------------------------------------------------------------------------- household
+
+
+@dataclass(frozen=True)
+class Print:
+    """What the Household page reads of a stored voiceprint (never the embedding)."""
+
+    role: str
+    created_at: float
+    model_name: str
+    quality: float
+
+
+@pytest.fixture
+def enrolled_store(seeded, monkeypatch):
+    kept = {
+        "mother": Print("mother", at(DAY, 9, 30), "ge2e@1", 0.91),
+        "father": Print("father", at(DAY, 9, 40), "ge2e@1", 0.88),
+    }
+    monkeypatch.setattr(Store, "voiceprints", lambda self: list(kept.values()), raising=False)
+    monkeypatch.setattr(Store, "forget", lambda self, role: kept.pop(role, None), raising=False)
+    return seeded, kept
+
+
+def test_household_shows_who_is_enrolled_and_forgets_after_confirmation(enrolled_store):
+    db, kept = enrolled_store
+    web = client(db)
+    page = web.get("/household").text
+    assert 'id="enrolled-mother"' in page and 'id="enrolled-father"' in page
+    assert "2026-11-24 09:30:00" in page and "ge2e@1" in page and "0.91" in page
+    confirm = web.get("/household/forget?role=father").text
+    assert "아빠의 목소리 정보를 지울까요?" in confirm and set(kept) == {"mother", "father"}
+    csrf = re.search(r'name="csrf" value="([^"]+)"', confirm).group(1)
+    done = web.post("/household/forget", data={"csrf": csrf, "role": "father"})
+    assert done.status_code == 200 and 'id="forgotten"' in done.text
+    assert set(kept) == {"mother"} and 'id="enrolled-father"' not in done.text
+    assert figures(web.get("/privacy").text)["stored_voiceprints"] == "1"

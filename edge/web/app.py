@@ -81,7 +81,12 @@ class Pages:
 
     def no_store(self, request: Request, error: StoreError) -> Response:
         log.warning("%s", error)
-        return self.render(request, "error.html", 503, message=str(error))
+        message = (
+            "아직 저장된 기록이 없습니다."
+            if not self.settings.db_path.is_file()
+            else "기록을 읽을 수 없습니다."
+        )
+        return self.render(request, "error.html", 503, message=message, detail=str(error))
 
     # ------------------------------------------------------------------ pages
 

@@ -1,8 +1,9 @@
 """The household's voiceprints as the dashboard shows them: one small adapter over the store.
 
-The store keeps the voiceprints (``Store.voiceprints()``, ``Store.forget(role)``);
-a store from before enrolment existed has neither, and the page says so
-instead of failing.
+The store keeps the voiceprints (``Store.voiceprints()`` gives
+:class:`edge.household.Voiceprint` records, ``Store.forget(role)`` deletes one);
+a talkratio without enrolment has neither, and the page says so instead of
+failing.
 """
 
 from __future__ import annotations
@@ -30,15 +31,7 @@ def enrolled(store: Store) -> list[Enrolled]:
     """The enrolled parents, in role order (empty before enrolment or without support)."""
     if not supported(store):
         return []
-    found = [
-        Enrolled(
-            role=v.role,
-            enrolled_at=getattr(v, "enrolled_at", None),
-            model=str(getattr(v, "model", "") or ""),
-            quality=getattr(v, "quality", None),
-        )
-        for v in store.voiceprints()
-    ]
+    found = [Enrolled(v.role, v.created_at, v.model_name, v.quality) for v in store.voiceprints()]
     return sorted(found, key=lambda e: PARENT_ROLES.index(e.role) if e.role in PARENT_ROLES else 9)
 
 
