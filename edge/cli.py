@@ -352,13 +352,17 @@ def serve(
             from edge.web.server import ServeOptions, bind_host, pairing_url, run, web_settings
         except ImportError:
             raise ValueError(WEB_EXTRA_HINT) from None
+        if pairing_link and not lan:
+            raise ValueError("--pairing-link needs --lan (pairing is for the home network)")
         options = ServeOptions(db=db, host=host, port=port, lan=lan)
         bound = bind_host(options)
         settings = web_settings(options, load_config(config))
-        if lan:
+        if lan and (pairing_link or sys.stdout.isatty()):  # never into a log file
             _print_pairing(pairing_url(settings, port))
-            if pairing_link:
-                return
+        elif lan:
+            typer.echo("pair a phone: talkratio serve --lan --pairing-link", err=True)
+        if pairing_link:
+            return
         typer.echo(f"talkratio dashboard on http://{bound}:{port}/ (Ctrl-C stops it)", err=True)
         run(settings, bound, port)
 
