@@ -14,6 +14,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -189,6 +190,14 @@ def test_every_page_renders_without_javascript(seeded):
         page = web.get(path)
         assert page.status_code == 200, path
         assert "<script" not in page.text.lower(), path
+
+
+def test_serve_has_help_with_a_runnable_example_and_the_runtime_never_loads_it():
+    result = CliRunner().invoke(cli_app, ["serve", "--help"])
+    assert result.exit_code == 0 and "Example: talkratio serve" in " ".join(result.stdout.split())
+    probe = "import sys, edge.cli, edge.daemon; print(sorted({'starlette', 'uvicorn'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
 
 
 # --------------------------------------------------------------------------- the store
