@@ -37,7 +37,7 @@ from edge.web.server import ServeOptions, bind_host  # noqa: E402
 DAY = date(2026, 11, 24)
 SECRET_TEXT = "비밀스러운문장입니다"  # must be gone from the files after "delete everything"
 LOCAL = "http://127.0.0.1"
-PAGES = ("/", "/week", "/household", "/privacy", "/device", "/privacy/erase")
+PAGES = ("/", "/week", "/household", "/privacy", "/device", "/privacy/erase", "/?day=2020-01-01")
 FIGURE = re.compile(r'<data id="(\w+)" value="([^"]*)"')
 PHONE = (390, 844)  # CSS pixels of a common phone
 
@@ -190,6 +190,8 @@ def test_every_page_renders_without_javascript(seeded):
         page = web.get(path)
         assert page.status_code == 200, path
         assert "<script" not in page.text.lower(), path
+    quiet = figures(web.get("/?day=2020-01-01").text)  # a day with nobody talking
+    assert quiet["mother_s"] == "0.0" and quiet["mother_share"] == "" and quiet["utterances"] == "0"
 
 
 def test_serve_has_help_with_a_runnable_example_and_the_runtime_never_loads_it():
