@@ -173,6 +173,11 @@ def test_hourly_chart_is_inline_svg_with_a_bar_per_busy_hour_and_parent(seeded):
             "19시 아빠 2.0분",
         ]
     )
+    rects = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', page)
+    heights = {t: (float(x), float(y), float(h)) for (x, y, h), t in zip(rects, bars, strict=True)}
+    mother, father = heights["19시 엄마 1.0분"], heights["19시 아빠 2.0분"]
+    assert father[0] == mother[0] and father[1] + father[2] == pytest.approx(mother[1], abs=0.15)
+    assert father[2] == pytest.approx(2 * mother[2], abs=0.15)  # stacked, to scale
 
 
 def test_pages_are_korean_with_the_configured_labels(seeded):
