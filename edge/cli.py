@@ -468,6 +468,66 @@ def report(
         typer.echo(str(write_report(periods, out, by, labels)))
 
 
+# --------------------------------------------------------------------------- serve
+
+WEB_EXTRA_HINT = "the dashboard needs the web extra: pip install 'talkratio[web]'"
+
+
+@app.command()
+def serve(
+    db: Optional[Path] = DB_OPT,
+    host: Optional[str] = typer.Option(
+        None, "--host", help="Address to bind (default 127.0.0.1; 0.0.0.0 with --lan)."
+    ),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port."),
+    lan: bool = typer.Option(
+        False, "--lan", help="Serve the home network; each phone pairs once with a link/QR."
+    ),
+    pairing_link: bool = typer.Option(
+        False, "--pairing-link", help="With --lan: print the pairing link and QR, then exit."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Daemon config: labels, database, transcripts, retention."
+    ),
+) -> None:
+    """A parent's dashboard in the browser, served by this device (Korean pages).
+
+    Example: talkratio serve --port 8765   (then open http://127.0.0.1:8765)
+
+    On the home network: talkratio serve --lan, then open the printed link on each phone.
+    """
+    from edge.config import load_config
+
+    with user_errors():
+        try:
+            from edge.web.server import ServeOptions, bind_host, pairing_url, run, web_settings
+        except ImportError:
+            raise ValueError(WEB_EXTRA_HINT) from None
+        if pairing_link and not lan:
+            raise ValueError("--pairing-link needs --lan (pairing is for the home network)")
+        options = ServeOptions(db=db, host=host, port=port, lan=lan)
+        bound = bind_host(options)
+        settings = web_settings(options, load_config(config))
+        if lan and (pairing_link or sys.stdout.isatty()):  # never into a log file
+            _print_pairing(pairing_url(settings, port))
+        elif lan:
+            typer.echo("pair a phone: talkratio serve --lan --pairing-link", err=True)
+        if pairing_link:
+            return
+        typer.echo(f"talkratio dashboard on http://{bound}:{port}/ (Ctrl-C stops it)", err=True)
+        run(settings, bound, port)
+
+
+def _print_pairing(url: str) -> None:
+    typer.echo("Open this link once on each phone to pair it (keep it private):")
+    typer.echo(url)
+    try:
+        import segno
+    except ImportError:
+        return
+    segno.make(url, error="m").terminal(compact=True)
+
+
 # --------------------------------------------------------------------------- models / devices
 
 
