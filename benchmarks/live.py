@@ -54,12 +54,8 @@ class LatencyStats:
     max_ms: float
 
     def to_json(self) -> dict:
-        return {
-            "count": self.count,
-            "p50_ms": round(self.p50_ms, 1),
-            "p95_ms": round(self.p95_ms, 1),
-            "max_ms": round(self.max_ms, 1),
-        }
+        return {"count": self.count, "p50_ms": round(self.p50_ms, 1), "p95_ms": round(self.p95_ms, 1),
+                "max_ms": round(self.max_ms, 1)}
 
 
 def latency_stats(seconds: list[float]) -> LatencyStats:
@@ -85,16 +81,12 @@ class LiveRun:
 
     def to_json(self) -> dict:
         return {
-            "audio_s": round(self.audio_s, 1),
-            "speed": self.speed,
-            "utterances": self.utterances,
+            "audio_s": round(self.audio_s, 1), "speed": self.speed, "utterances": self.utterances,
             "transcribed": self.transcribed,
             "latency_detected_to_stored": latency_stats(self.detected_to_stored_s).to_json(),
             "latency_speech_end_to_stored": latency_stats(self.speech_end_to_stored_s).to_json(),
-            "per_utterance": [
-                {"start_s": a, "end_s": b, "detected_to_stored_ms": round(1e3 * d, 1)}
-                for (a, b), d in zip(self.spans, self.detected_to_stored_s, strict=True)
-            ],
+            "per_utterance": [{"start_s": a, "end_s": b, "detected_to_stored_ms": round(1e3 * d, 1)}
+                              for (a, b), d in zip(self.spans, self.detected_to_stored_s, strict=True)],
             "memory": self.trace.to_json(),
         }
 
@@ -106,14 +98,12 @@ def _rows(db: Path) -> list[tuple[float, float, float, float, int]]:
         ).fetchall()
 
 
-def detection_s(
-    end_s: float,
-    options: SegmenterOptions = SegmenterOptions(),
-    block_s: float = LIVE_BLOCK_SECONDS,
-) -> float:
-    """Recording time at which the VAD can decide that speech whose last voiced frame
-    ends at ``end_s`` is over: the hangover later, on a capture block boundary."""
-    hangover_s = options.frames(options.hangover_ms) * options.frame_ms / 1000
+def detection_s(end_s: float, options: SegmenterOptions = SegmenterOptions(),
+                block_s: float = LIVE_BLOCK_SECONDS) -> float:
+    """Recording time by which the VAD has decided that speech whose last voiced frame
+    ends at ``end_s`` is over: the hangover later (the neural VAD's endpointing often
+    decides sooner), on a capture block boundary."""
+    hangover_s = options.hangover_ms / 1000
     return math.ceil(round((end_s + hangover_s) / block_s, 6)) * block_s
 
 
@@ -126,14 +116,11 @@ class VadDecision:
     decided_s: float
 
 
-def vad_decisions(
-    recording: Path,
-    options: SegmenterOptions = SegmenterOptions(),
-    block_s: float = LIVE_BLOCK_SECONDS,
-) -> list[VadDecision]:
+def vad_decisions(recording: Path, options: SegmenterOptions = SegmenterOptions(),
+                  block_s: float = LIVE_BLOCK_SECONDS) -> list[VadDecision]:
     """Replay the segmenter on ``recording`` in capture blocks: when each segment was emitted.
 
-    webrtcvad is deterministic, so this is the live run's own decision time. The
+    Both VADs are deterministic, so this is the live run's own decision time. The
     stored utterance times cannot give it: the runtime tightens them to the voiced
     speech and cuts quick replies apart, after the VAD has decided.
     """
@@ -145,10 +132,8 @@ def vad_decisions(
     for block in iter_audio_blocks(recording):
         for i in range(0, block.size, step):
             heard += block[i : i + step].size
-            decisions += [
-                VadDecision(s.audio_start, s.end, heard / SAMPLE_RATE)
-                for s in segmenter.feed(block[i : i + step])
-            ]
+            decisions += [VadDecision(s.audio_start, s.end, heard / SAMPLE_RATE)
+                          for s in segmenter.feed(block[i : i + step])]
     decisions += [VadDecision(s.audio_start, s.end, heard / SAMPLE_RATE) for s in segmenter.flush()]
     return decisions
 
@@ -161,9 +146,8 @@ def _decision_for(start_s: float, end_s: float, decisions: list[VadDecision]) ->
     return detection_s(end_s)
 
 
-def live_latencies(
-    db: Path, speed: float, decisions: list[VadDecision] | None = None
-) -> tuple[list[float], list[float], int, int, list]:
+def live_latencies(db: Path, speed: float, decisions: list[VadDecision] | None = None
+                   ) -> tuple[list[float], list[float], int, int, list]:
     """``(detected -> stored, speech end -> stored, utterances, transcribed, spans)`` from a live
     run's store; the latency lists and ``spans`` cover the utterances up to 8 s. ``decisions``
     (from :func:`vad_decisions`) give the VAD's decision times; without them they are estimated."""
@@ -181,58 +165,28 @@ def live_latencies(
     return detected, speech_end, len(rows), transcribed, spans
 
 
-def run_live(
-    recording: Path,
-    audio_s: float,
-    work_dir: Path,
-    threads: int = 1,
-    speed: float = 1.0,
-    stt: Path | None = None,
-    voice: Path | None = None,
-) -> LiveRun:
+def run_live(recording: Path, audio_s: float, work_dir: Path, threads: int = 1, speed: float = 1.0,
+             stt: Path | None = None, voice: Path | None = None) -> LiveRun:
     """``talkratio live --input-file recording`` into a fresh store, traced to the end."""
     db = work_dir / "live.db"
     for stale in work_dir.glob("live.db*"):
         stale.unlink()
     options = SegmenterOptions()
-    argv = talkratio_command() + [
-        "live",
-        "--input-file",
-        str(recording),
-        "--speed",
-        str(speed),
-        "--db",
-        str(db),
-        "--threads",
-        str(threads),
-        "--json",
-        "--vad-aggressiveness",
-        str(options.aggressiveness),
-    ]
-    argv += (["--stt-model", str(stt)] if stt else []) + (
-        ["--voice-model", str(voice)] if voice else []
-    )
+    argv = talkratio_command() + ["live", "--input-file", str(recording), "--speed", str(speed),
+                                  "--db", str(db), "--threads", str(threads), "--json",
+                                  "--vad-aggressiveness", str(options.aggressiveness)]
+    argv += (["--stt-model", str(stt)] if stt else []) + (["--voice-model", str(voice)] if voice else [])
     trace = trace_command(argv, timeout_s=audio_s / speed * 1.5 + 120)
     decisions = vad_decisions(recording, options)
-    detected, speech_end, count, transcribed, spans = (
-        live_latencies(db, speed, decisions) if db.exists() else ([], [], 0, 0, [])
-    )
+    detected, speech_end, count, transcribed, spans = (live_latencies(db, speed, decisions) if db.exists()
+                                                       else ([], [], 0, 0, []))
     return LiveRun(audio_s, trace, detected, speech_end, spans, count, transcribed, speed)
 
 
-def run_analyze(
-    recording: Path, threads: int = 1, stt: Path | None = None, voice: Path | None = None
-) -> MemoryTrace:
+def run_analyze(recording: Path, threads: int = 1, stt: Path | None = None,
+                voice: Path | None = None) -> MemoryTrace:
     """``talkratio analyze recording --json --no-store``, traced (its peak RSS is the figure)."""
-    argv = talkratio_command() + [
-        "analyze",
-        str(recording),
-        "--json",
-        "--no-store",
-        "--threads",
-        str(threads),
-    ]
-    argv += (["--stt-model", str(stt)] if stt else []) + (
-        ["--voice-model", str(voice)] if voice else []
-    )
+    argv = talkratio_command() + ["analyze", str(recording), "--json", "--no-store",
+                                  "--threads", str(threads)]
+    argv += (["--stt-model", str(stt)] if stt else []) + (["--voice-model", str(voice)] if voice else [])
     return trace_command(argv, timeout_s=1800)

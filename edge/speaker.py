@@ -92,23 +92,29 @@ class SpeakerEncoder:
         ]
         return np.concatenate(out).astype(np.float32)
 
-    def embed(self, samples: np.ndarray) -> np.ndarray:
-        """``(D,)`` unit vector for one utterance: the renormalised mean over 1.6 s partials
-        overlapping by half, the last one aligned to the end.
+    def partials(self, samples: np.ndarray) -> np.ndarray:
+        """``(P, D)`` unit vectors of 1.6 s partials overlapping by half, the last one ending
+        at the last frame; ``(0, D)`` for input under 0.2 s.
 
         Input shorter than one partial is padded with silence (zero mel frames), as
         resemblyzer pads it; on espeak-ng speech that matched the full utterance's
-        vector better than running the short input alone or repeating it. Input
-        under 0.2 s gives the zero vector (it matches nobody).
+        vector better than running the short input alone or repeating it.
         """
         mels = self.mels(samples)
         if mels.shape[0] < MIN_FRAMES:
-            return np.zeros(self.size, np.float32)
+            return np.zeros((0, self.size), np.float32)
         if mels.shape[0] < self.partial_frames:
             mels = np.pad(mels, ((0, self.partial_frames - mels.shape[0]), (0, 0)))
         starts = partial_starts(mels.shape[0], self.partial_frames)
-        batch = np.stack([mels[s : s + self.partial_frames] for s in starts])
-        return unit(self._run(batch).mean(axis=0))
+        return self._run(np.stack([mels[s : s + self.partial_frames] for s in starts]))
+
+    def embed(self, samples: np.ndarray) -> np.ndarray:
+        """``(D,)`` unit vector for one utterance: the renormalised mean of its
+        :meth:`partials`. Input under 0.2 s gives the zero vector (it matches nobody)."""
+        partials = self.partials(samples)
+        if partials.shape[0] == 0:
+            return np.zeros(self.size, np.float32)
+        return unit(partials.mean(axis=0))
 
     def embed_windows(self, samples: np.ndarray, window_s: float, hop_s: float) -> WindowEmbeddings:
         """Embeddings of ``window_s`` windows every ``hop_s`` seconds (none when the input

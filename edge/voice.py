@@ -99,7 +99,7 @@ class PitchVoiceTagger:
     ) -> VoiceResult:
         """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`; pass ``track`` (from
         :func:`edge.pitch.track_pitch` of the same samples) when it is already known.
-        ``embedding`` is accepted for a uniform surface and not used."""
+        ``embedding`` (the speaker vector) is not used by this tagger."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.size < self.min_seconds * SAMPLE_RATE:
             return _refuse(self.labels)
@@ -141,8 +141,8 @@ class ClassifierTagger:
         self, samples: np.ndarray, track: PitchTrack | None = None, embedding=None
     ) -> VoiceResult:
         """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`; pass ``track`` (from
-        :func:`edge.pitch.track_pitch` of the same samples) when it is already known
-        (``embedding`` is not used by a log-mel model).
+        :func:`edge.pitch.track_pitch` of the same samples) when it is already known.
+        ``embedding`` (the speaker vector) is not used by these classifiers.
 
         Input longer than 15 s is judged in 15 s windows whose probabilities are
         averaged, weighted by their voiced frames.
