@@ -104,7 +104,7 @@ class LivePipeline:
             if isinstance(item, BaseException):
                 self._results.put(item)
                 continue
-            for part in split_segment(item, self.options.voice_change):
+            for part in split_segment(item, self.options.voice_change, self.recognizers.speaker):
                 self._results.put(self._recognise(part, found_at))
         self._results.put(_END)
 
