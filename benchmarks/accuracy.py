@@ -43,39 +43,28 @@ class TestAudio:
         return [c for c in self.audio if denoised or not c.endswith("+nr")]
 
 
-def noisy_copies(
-    clips: Sequence[Clip],
-    noise_manifest: Path | None,
-    snrs: Sequence[float | None] = SNRS_DB,
-    denoised: bool = True,
-) -> TestAudio:
+def noisy_copies(clips: Sequence[Clip], noise_manifest: Path | None,
+                 snrs: Sequence[float | None] = SNRS_DB, denoised: bool = True) -> TestAudio:
     from training.ds2.data import noise_bank
     from training.ds2.evaluate import NOISE_SEED, noisy
 
     bank = noise_bank(noise_manifest) if noise_manifest and noise_manifest.exists() else None
     clean = [load_audio(c.audio) for c in clips]
-    audio = {
-        condition_name(snr): [noisy(x, snr, bank, i, NOISE_SEED) for i, x in enumerate(clean)]
-        for snr in snrs
-    }
+    audio = {condition_name(snr): [noisy(x, snr, bank, i, NOISE_SEED) for i, x in enumerate(clean)]
+             for snr in snrs}
     if denoised:
-        audio |= {
-            f"{name}+nr": [denoise(x) for x in samples] for name, samples in list(audio.items())
-        }
+        audio |= {f"{name}+nr": [denoise(x) for x in samples] for name, samples in list(audio.items())}
     return TestAudio(tuple(clips), audio)
 
 
-def cer_table(
-    transcribe: Callable[[np.ndarray], str], test: TestAudio, denoised: bool = False
-) -> dict[str, float]:
+def cer_table(transcribe: Callable[[np.ndarray], str], test: TestAudio,
+              denoised: bool = False) -> dict[str, float]:
     """``{"clean": cer, "snr_10": cer, ..., "clean+nr": cer, ...}`` for one STT model."""
     from training.korean import cer
 
     refs = [c.text for c in test.clips]
-    return {
-        condition: round(cer(refs, [transcribe(x) for x in test.audio[condition]]), 4)
-        for condition in test.conditions(denoised)
-    }
+    return {condition: round(cer(refs, [transcribe(x) for x in test.audio[condition]]), 4)
+            for condition in test.conditions(denoised)}
 
 
 @dataclass(frozen=True)
@@ -103,20 +92,13 @@ def voice_score(truth: Sequence[str], answers: Sequence[str]) -> VoiceScore:
         recall = tp / actual if actual else 0.0
         f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
     n = max(1, truth_a.size)
-    return VoiceScore(
-        float(correct.sum() / n),
-        float(np.mean(f1s)),
-        float(decided.sum() / n),
-        float(correct[decided].mean()) if decided.any() else 0.0,
-    )
+    return VoiceScore(float(correct.sum() / n), float(np.mean(f1s)), float(decided.sum() / n),
+                      float(correct[decided].mean()) if decided.any() else 0.0)
 
 
-def voice_table(
-    tag: Callable[[np.ndarray], str], test: TestAudio, denoised: bool = True
-) -> dict[str, dict]:
+def voice_table(tag: Callable[[np.ndarray], str], test: TestAudio,
+                denoised: bool = True) -> dict[str, dict]:
     """``{"clean": VoiceScore json, "clean+nr": ..., "snr_10": ...}`` for one tagger."""
     truth = [c.gender for c in test.clips]
-    return {
-        condition: voice_score(truth, [tag(x) for x in test.audio[condition]]).to_json()
-        for condition in test.conditions(denoised)
-    }
+    return {condition: voice_score(truth, [tag(x) for x in test.audio[condition]]).to_json()
+            for condition in test.conditions(denoised)}

@@ -30,9 +30,7 @@ from training.manifest import read_manifest, resolve_audio
 log = logging.getLogger(__name__)
 
 LADDER_S = (1.0, 2.0, 4.0, 8.0, 15.0)  # single-utterance lengths issue 6 asks for (1-15 s)
-JOIN_GAP_S = (
-    0.15  # silence between joined utterances of one speaker (shorter than the VAD hangover)
-)
+JOIN_GAP_S = 0.15  # silence between joined utterances of one speaker (shorter than the VAD hangover)
 SCENE_PAUSE_S = (0.4, 3.0)  # pauses between turns of the fallback scene
 SCENE_SEED = 6
 
@@ -58,14 +56,8 @@ def test_utterances(manifest: Path, limit: int, seed: int = 0, max_s: float = 15
     for entry in read_manifest(manifest):
         if entry.gender not in ("female", "male") or entry.duration_s > max_s:
             continue
-        clip = Clip(
-            Path(entry.audio).stem,
-            str(resolve_audio(entry.audio, manifest)),
-            entry.text,
-            entry.gender,
-            entry.speaker,
-            entry.duration_s,
-        )
+        clip = Clip(Path(entry.audio).stem, str(resolve_audio(entry.audio, manifest)), entry.text,
+                    entry.gender, entry.speaker, entry.duration_s)
         by_gender.setdefault(entry.gender, []).append(clip)
     rng = np.random.default_rng(seed)
     chosen: list[Clip] = []
@@ -88,9 +80,7 @@ def _joined(clips: Sequence[Clip], seconds: float) -> np.ndarray:
     return np.concatenate(pieces)[: int(seconds * SAMPLE_RATE)]
 
 
-def length_ladder(
-    clips: Sequence[Clip], out_dir: Path, lengths_s: Sequence[float] = LADDER_S
-) -> list[Clip]:
+def length_ladder(clips: Sequence[Clip], out_dir: Path, lengths_s: Sequence[float] = LADDER_S) -> list[Clip]:
     """Utterances of exactly ``lengths_s`` seconds, from the speaker with the most audio."""
     speakers: dict[str, list[Clip]] = {}
     for clip in clips:
@@ -113,22 +103,11 @@ def length_ladder(
 def _scenes_command(out_dir: Path, count: int, minutes: float, seed: int) -> list[str]:
     from benchmarks.live import console_command
 
-    return console_command("talkratio-train", "training.cli") + [
-        "scenes",
-        "--out",
-        str(out_dir),
-        "--count",
-        str(count),
-        "--minutes",
-        str(minutes),
-        "--seed",
-        str(seed),
-    ]
+    return console_command("talkratio-train", "training.cli") + ["scenes", "--out", str(out_dir),
+            "--count", str(count), "--minutes", str(minutes), "--seed", str(seed)]
 
 
-def generated_scenes(
-    out_dir: Path, count: int, minutes: float, seed: int = SCENE_SEED
-) -> list[Path]:
+def generated_scenes(out_dir: Path, count: int, minutes: float, seed: int = SCENE_SEED) -> list[Path]:
     """Household scenes from ``talkratio-train scenes`` (made once, then reused); [] if unavailable."""
     existing = sorted(out_dir.glob("*.wav"))
     if len(existing) >= count:
@@ -136,10 +115,8 @@ def generated_scenes(
     command = _scenes_command(out_dir, count, minutes, seed)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        log.warning(
-            "talkratio-train scenes failed (%s); using joined test utterances",
-            done.stderr.strip().splitlines()[-1:] or done.returncode,
-        )
+        log.warning("talkratio-train scenes failed (%s); using joined test utterances",
+                    done.stderr.strip().splitlines()[-1:] or done.returncode)
         return []
     return sorted(out_dir.glob("*.wav"))[:count]
 
@@ -154,14 +131,8 @@ def joined_scene(clips: Sequence[Clip], path: Path, seconds: float, seed: int = 
         clip = clips[int(rng.integers(len(clips)))]
         pause = np.zeros(int(rng.uniform(*SCENE_PAUSE_S) * SAMPLE_RATE), np.float32)
         samples = load_audio(clip.audio)
-        truth.append(
-            {
-                "start": round(t + pause.size / SAMPLE_RATE, 3),
-                "voice": clip.gender,
-                "text": clip.text,
-                "duration_s": round(samples.size / SAMPLE_RATE, 3),
-            }
-        )
+        truth.append({"start": round(t + pause.size / SAMPLE_RATE, 3), "voice": clip.gender,
+                      "text": clip.text, "duration_s": round(samples.size / SAMPLE_RATE, 3)})
         pieces += [pause, samples]
         t += (pause.size + samples.size) / SAMPLE_RATE
     path.parent.mkdir(parents=True, exist_ok=True)

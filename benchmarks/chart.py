@@ -24,15 +24,7 @@ def _stages_panel(ax, results: dict) -> None:
         ax.bar(labels, values, bottom=bottom, label=stage)
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     whole = [r["rtf"].get("whole") for r in runs]
-    ax.scatter(
-        labels,
-        [w or 0 for w in whole],
-        color="black",
-        marker="_",
-        s=400,
-        label="whole pipeline",
-        zorder=3,
-    )
+    ax.scatter(labels, [w or 0 for w in whole], color="black", marker="_", s=400, label="whole pipeline", zorder=3)
     ax.axhline(RTF_TARGET, color="red", linestyle="--", linewidth=1, label=f"target {RTF_TARGET}")
     ax.set_ylabel("real-time factor")
     ax.set_title("Household scenes: cost per stage")
@@ -41,24 +33,12 @@ def _stages_panel(ax, results: dict) -> None:
 
 
 def _peers_panel(ax, results: dict) -> None:
-    engines = {
-        k: v for k, v in results.get("peers", {}).get("engines", {}).items() if v.get("available")
-    }
+    engines = {k: v for k, v in results.get("peers", {}).get("engines", {}).items() if v.get("available")}
     names = list(engines)
-    ax.bar(
-        names,
-        [engines[n]["mean_ms"] for n in names],
-        color=["tab:green", "tab:orange", "tab:purple"][: len(names)],
-    )
+    ax.bar(names, [engines[n]["mean_ms"] for n in names], color=["tab:green", "tab:orange", "tab:purple"][: len(names)])
     for i, name in enumerate(names):
-        ax.text(
-            i,
-            engines[name]["mean_ms"],
-            f"{engines[name]['mean_ms']:.0f} ms\n{engines[name]['peak_rss_mib']:.0f} MiB",
-            ha="center",
-            va="bottom",
-            fontsize=8,
-        )
+        ax.text(i, engines[name]["mean_ms"], f"{engines[name]['mean_ms']:.0f} ms\n{engines[name]['peak_rss_mib']:.0f} MiB",
+                ha="center", va="bottom", fontsize=8)
     ax.set_yscale("log")
     ax.set_ylim(top=max([e["mean_ms"] for e in engines.values()], default=1) * 5)
     ax.set_ylabel("mean time per utterance (ms, log)")
@@ -69,12 +49,8 @@ def _ladder_panel(ax, results: dict) -> None:
     rows = results.get("ladder", {}).get("rows", [])
     for key in sorted({(r["models"], r["threads"]) for r in rows}):
         mine = [r for r in rows if (r["models"], r["threads"]) == key]
-        ax.plot(
-            [r["audio_s"] for r in mine],
-            [r["total_ms"] for r in mine],
-            marker="o",
-            label=f"{key[0]}, {key[1]} thr",
-        )
+        ax.plot([r["audio_s"] for r in mine], [r["total_ms"] for r in mine], marker="o",
+                label=f"{key[0]}, {key[1]} thr")
     ax.axhline(LATENCY_P95_TARGET_MS, color="red", linestyle="--", linewidth=1, label="200 ms")
     ax.set_xlabel("utterance length (s)")
     ax.set_ylabel("recognition time (ms)")
@@ -105,9 +81,7 @@ def draw_chart(results: dict, path: Path) -> bool:
         log.warning("matplotlib is not installed: no chart")
         return False
     fig, axes = plt.subplots(2, 2, figsize=FIGSIZE_IN)
-    for panel, ax in zip(
-        (_stages_panel, _peers_panel, _ladder_panel, _memory_panel), axes.flat, strict=True
-    ):
+    for panel, ax in zip((_stages_panel, _peers_panel, _ladder_panel, _memory_panel), axes.flat, strict=True):
         try:
             panel(ax, results)
         except (KeyError, TypeError, ValueError) as exc:

@@ -33,20 +33,9 @@ PEAK_SIZE = 1024  # square matmul for the peak: 1024 x 1024 x 1024 = 1.07 G MACs
 PEAK_MIN_S = 1.0  # repeat each product for at least a second
 RECURRENT_WIDTH = 256  # one-row product [1, 256] x [256, 1024]: an LSTM step of hidden size 256
 ROW_CHAIN = 64  # row products per run, alternating [256, 1024] and [1024, 256], so call overhead is amortised
-MAC_OPS = {
-    "Conv",
-    "ConvInteger",
-    "MatMul",
-    "MatMulInteger",
-    "Gemm",
-    "LSTM",
-    "GRU",
-    "DynamicQuantizeLSTM",
-    "DynamicQuantizeMatMul",
-    "MatMulIntegerToFloat",
-    "QLinearMatMul",
-    "QLinearConv",
-}
+MAC_OPS = {"Conv", "ConvInteger", "MatMul", "MatMulInteger", "Gemm", "LSTM", "GRU",
+           "DynamicQuantizeLSTM", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+           "QLinearMatMul", "QLinearConv"}
 GATES = {"LSTM": 4, "DynamicQuantizeLSTM": 4, "GRU": 3}
 
 
@@ -59,11 +48,9 @@ class MacCount:
     parameters: int
 
     def to_json(self) -> dict:
-        return {
-            "gmacs_per_audio_s": round(self.macs_per_audio_s / 1e9, 4),
-            "by_op_gmacs": {k: round(v / 1e9, 4) for k, v in self.by_op.items()},
-            "parameters": self.parameters,
-        }
+        return {"gmacs_per_audio_s": round(self.macs_per_audio_s / 1e9, 4),
+                "by_op_gmacs": {k: round(v / 1e9, 4) for k, v in self.by_op.items()},
+                "parameters": self.parameters}
 
 
 def _attr(node, name: str, default=None):
@@ -83,9 +70,7 @@ def _node_macs(node, shapes: dict[str, tuple[int, ...]]) -> float:
         hidden = _attr(node, "hidden_size")
         if x is None or hidden is None:
             return 0.0
-        directions = (
-            2 if _attr(node, "direction", b"forward") in (b"bidirectional", "bidirectional") else 1
-        )
+        directions = 2 if _attr(node, "direction", b"forward") in (b"bidirectional", "bidirectional") else 1
         steps_times_batch = x[0] * x[1]  # layout 0: (seq, batch, input)
         return float(steps_times_batch * directions * GATES[op] * hidden * (x[2] + hidden))
     out = shapes.get(node.output[0])
@@ -101,9 +86,7 @@ def _node_macs(node, shapes: dict[str, tuple[int, ...]]) -> float:
     return float(np.prod(out) * k)
 
 
-def _shapes_by_running(
-    model_path: Path, names: list[str], n_frames: int
-) -> dict[str, tuple[int, ...]]:
+def _shapes_by_running(model_path: Path, names: list[str], n_frames: int) -> dict[str, tuple[int, ...]]:
     """Run the model once with ``names`` added as outputs; the shapes they came out with."""
     import onnx
 
@@ -115,9 +98,7 @@ def _shapes_by_running(
             known.add(name)
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.log_severity_level = 1, 3
-    session = ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     feeds = {}
     for graph_input in session.get_inputs():
         dims = [d if isinstance(d, int) else 1 for d in graph_input.shape]
@@ -162,16 +143,11 @@ class MatmulPeak:
     threads: int
 
     def to_json(self) -> dict:
-        return {
-            "threads": self.threads,
-            "fp32_square_gmacs": round(self.fp32_square, 2),
-            "int8_square_gmacs": round(self.int8_square, 2),
-            "fp32_row_gmacs": round(self.fp32_row, 2),
-            "int8_row_gmacs": round(self.int8_row, 2),
-            "square_size": PEAK_SIZE,
-            "row_shape": [1, RECURRENT_WIDTH, 4 * RECURRENT_WIDTH],
-            "row_chain": ROW_CHAIN,
-        }
+        return {"threads": self.threads, "fp32_square_gmacs": round(self.fp32_square, 2),
+                "int8_square_gmacs": round(self.int8_square, 2),
+                "fp32_row_gmacs": round(self.fp32_row, 2), "int8_row_gmacs": round(self.int8_row, 2),
+                "square_size": PEAK_SIZE, "row_shape": [1, RECURRENT_WIDTH, 4 * RECURRENT_WIDTH],
+                "row_chain": ROW_CHAIN}
 
 
 def _matmul_model(int8: bool, m: int, k: int, n: int) -> bytes:
@@ -182,14 +158,9 @@ def _matmul_model(int8: bool, m: int, k: int, n: int) -> bytes:
     out_type = TensorProto.INT32 if int8 else TensorProto.FLOAT
     node = helper.make_node("MatMulInteger" if int8 else "MatMul", ["a", "b"], ["y"])
     graph = helper.make_graph(
-        [node],
-        "peak",
-        [
-            helper.make_tensor_value_info("a", a_type, [m, k]),
-            helper.make_tensor_value_info("b", b_type, [k, n]),
-        ],
-        [helper.make_tensor_value_info("y", out_type, [m, n])],
-    )
+        [node], "peak", [helper.make_tensor_value_info("a", a_type, [m, k]),
+                         helper.make_tensor_value_info("b", b_type, [k, n])],
+        [helper.make_tensor_value_info("y", out_type, [m, n])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
@@ -220,14 +191,10 @@ def _row_chain_model(int8: bool, width: int, steps: int) -> bytes:
     inits, nodes = [], []
     for name, shape in shapes.items():
         if int8:
-            inits += [
-                numpy_helper.from_array(rng.integers(-127, 127, shape, dtype=np.int8), name),
-                numpy_helper.from_array(np.array(0.01, np.float32), f"{name}_scale"),
-            ]
+            inits += [numpy_helper.from_array(rng.integers(-127, 127, shape, dtype=np.int8), name),
+                      numpy_helper.from_array(np.array(0.01, np.float32), f"{name}_scale")]
         else:
-            inits.append(
-                numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.05, name)
-            )
+            inits.append(numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.05, name))
     current = "x"
     for i in range(steps):
         weight = "up" if i % 2 == 0 else "down"
@@ -235,16 +202,9 @@ def _row_chain_model(int8: bool, width: int, steps: int) -> bytes:
         op, domain = ("DynamicQuantizeMatMul", "com.microsoft") if int8 else ("MatMul", "")
         nodes.append(helper.make_node(op, inputs, [f"h{i}"], domain=domain))
         current = f"h{i}"
-    graph = helper.make_graph(
-        nodes,
-        "rows",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-        initializer=inits,
-    )
-    opsets = [helper.make_opsetid("", 17)] + (
-        [helper.make_opsetid("com.microsoft", 1)] if int8 else []
-    )
+    graph = helper.make_graph(nodes, "rows", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, width])],
+                              [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)], initializer=inits)
+    opsets = [helper.make_opsetid("", 17)] + ([helper.make_opsetid("com.microsoft", 1)] if int8 else [])
     model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
     return model.SerializeToString()
@@ -256,33 +216,22 @@ def _session(model: bytes, threads: int) -> ort.InferenceSession:
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def matmul_gmacs(
-    int8: bool, m: int, k: int, n: int, threads: int = 1, min_s: float = PEAK_MIN_S
-) -> float:
+def matmul_gmacs(int8: bool, m: int, k: int, n: int, threads: int = 1, min_s: float = PEAK_MIN_S) -> float:
     """Giga-MACs per second of one ``[m, k] x [k, n]`` product in onnxruntime."""
     session = _session(_matmul_model(int8, m, k, n), threads)
     rng = np.random.default_rng(0)
     if int8:
-        feeds = {
-            "a": rng.integers(0, 255, (m, k), dtype=np.uint8),
-            "b": rng.integers(-127, 127, (k, n), dtype=np.int8),
-        }
+        feeds = {"a": rng.integers(0, 255, (m, k), dtype=np.uint8),
+                 "b": rng.integers(-127, 127, (k, n), dtype=np.int8)}
     else:
-        feeds = {
-            "a": rng.standard_normal((m, k), dtype=np.float32),
-            "b": rng.standard_normal((k, n), dtype=np.float32),
-        }
+        feeds = {"a": rng.standard_normal((m, k), dtype=np.float32),
+                 "b": rng.standard_normal((k, n), dtype=np.float32)}
     seconds = _time_repeated(lambda: session.run(None, feeds), min_s)
     return m * k * n / seconds / 1e9
 
 
-def row_chain_gmacs(
-    int8: bool,
-    width: int = RECURRENT_WIDTH,
-    steps: int = ROW_CHAIN,
-    threads: int = 1,
-    min_s: float = PEAK_MIN_S,
-) -> float:
+def row_chain_gmacs(int8: bool, width: int = RECURRENT_WIDTH, steps: int = ROW_CHAIN, threads: int = 1,
+                    min_s: float = PEAK_MIN_S) -> float:
     """Giga-MACs per second of one-row products (batch 1, as in a recurrent step)."""
     session = _session(_row_chain_model(int8, width, steps), threads)
     feeds = {"x": np.random.default_rng(0).standard_normal((1, width)).astype(np.float32)}

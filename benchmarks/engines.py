@@ -102,10 +102,7 @@ def whisper_model_dir(cache: Path | None = None) -> Path:
     Joined once (written to a temporary name, then renamed) and reused while the
     joined size equals the sum of the parts.
     """
-    parts = [
-        _package_dir(name) / "data" / f"model.bin.part{i}"
-        for i, name in enumerate(WHISPER_PARTS, 1)
-    ]
+    parts = [_package_dir(name) / "data" / f"model.bin.part{i}" for i, name in enumerate(WHISPER_PARTS, 1)]
     folder = (cache or _cache_dir()) / "whisper-base-ct2"
     model = folder / "model.bin"
     expected = sum(p.stat().st_size for p in parts)
@@ -134,11 +131,8 @@ def folder_mib(folder: Path) -> float:
 
 def engine_available(name: str) -> str | None:
     """None when ``name`` can run here, else why not (with the install line)."""
-    needs = {
-        "whisper-base": ("faster_whisper", *WHISPER_PARTS),
-        "vosk-ko": ("vosk", VOSK_MODEL_PACKAGE),
-        "talkratio": (),
-    }[name]
+    needs = {"whisper-base": ("faster_whisper", *WHISPER_PARTS), "vosk-ko": ("vosk", VOSK_MODEL_PACKAGE),
+             "talkratio": ()}[name]
     missing = [m for m in needs if util.find_spec(m) is None]
     if missing:
         return f"peer unavailable: {', '.join(missing)} not installed ({INSTALL_HINT[name]})"
@@ -166,32 +160,18 @@ def _whisper(threads: int):
     from faster_whisper import WhisperModel
 
     folder = whisper_model_dir()
-    model = WhisperModel(
-        str(folder), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
-    )
-    settings = {
-        "compute_type": "int8",
-        "beam_size": 1,
-        "temperature": 0.0,
-        "language": "ko",
-        "without_timestamps": True,
-        "vad_filter": False,
-        "max_new_tokens": f"{WHISPER_TOKENS_PER_S}/s of audio",
-    }
+    model = WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads,
+                         num_workers=1)
+    settings = {"compute_type": "int8", "beam_size": 1, "temperature": 0.0, "language": "ko",
+                "without_timestamps": True, "vad_filter": False,
+                "max_new_tokens": f"{WHISPER_TOKENS_PER_S}/s of audio"}
 
     def run(samples: np.ndarray) -> str:
         # its fastest sane setting: greedy, one pass (no temperature fallback), no timestamps
         tokens = max(WHISPER_MIN_TOKENS, int(WHISPER_TOKENS_PER_S * samples.size / 16000))
-        segments, _ = model.transcribe(
-            samples,
-            language="ko",
-            beam_size=1,
-            temperature=0.0,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=False,
-            max_new_tokens=tokens,
-        )
+        segments, _ = model.transcribe(samples, language="ko", beam_size=1, temperature=0.0,
+                                       without_timestamps=True, condition_on_previous_text=False,
+                                       vad_filter=False, max_new_tokens=tokens)
         return "".join(s.text for s in segments).strip()
 
     return run, folder_mib(folder), settings
@@ -212,9 +192,8 @@ def _vosk(threads: int):
     return run, folder_mib(folder), {"threads": "Kaldi decodes on one thread"}
 
 
-def load_engine(
-    name: str, threads: int, stt_path: str | None = None, voice_path: str | None = None
-) -> tuple[Callable[[np.ndarray], str], float, dict]:
+def load_engine(name: str, threads: int, stt_path: str | None = None,
+                voice_path: str | None = None) -> tuple[Callable[[np.ndarray], str], float, dict]:
     """``(transcribe, model size in MiB, settings)``; raises :class:`EngineUnavailable`."""
     why = engine_available(name)
     if why:
@@ -227,13 +206,8 @@ def load_engine(
 # --------------------------------------------------------------------------- worker
 
 
-def time_engine(
-    name: str,
-    threads: int,
-    utterances: list[dict],
-    stt_path: str | None = None,
-    voice_path: str | None = None,
-) -> EngineRun:
+def time_engine(name: str, threads: int, utterances: list[dict], stt_path: str | None = None,
+                voice_path: str | None = None) -> EngineRun:
     """Load ``name``, warm it up on the first utterance, then time each utterance once."""
     from edge.audio import SAMPLE_RATE, load_audio
 
@@ -247,11 +221,8 @@ def time_engine(
     for item, samples in zip(utterances, audio, strict=True):
         start = time.perf_counter()
         text = run(samples)
-        timings.append(
-            UtteranceTiming(
-                item["id"], samples.size / SAMPLE_RATE, time.perf_counter() - start, text
-            )
-        )
+        timings.append(UtteranceTiming(item["id"], samples.size / SAMPLE_RATE,
+                                       time.perf_counter() - start, text))
     return EngineRun(name, threads, load_s, model_mib, settings, timings)
 
 
@@ -267,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     utterances = json.loads(Path(args.utterances).read_text())
     try:
-        result = time_engine(
-            args.engine, args.threads, utterances, args.stt_model, args.voice_model
-        )
+        result = time_engine(args.engine, args.threads, utterances, args.stt_model, args.voice_model)
     except EngineUnavailable as exc:
         print(str(exc), file=sys.stderr)
         return 3

@@ -16,28 +16,10 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = (
-    "numpy",
-    "onnxruntime",
-    "onnx",
-    "webrtcvad-wheels",
-    "noisereduce",
-    "soxr",
-    "torch",
-    "faster-whisper",
-    "ctranslate2",
-    "vosk",
-    "jiwer",
+    "numpy", "onnxruntime", "onnx", "webrtcvad-wheels", "noisereduce", "soxr", "torch",
+    "faster-whisper", "ctranslate2", "vosk", "jiwer",
 )
-CPU_FLAGS_OF_INTEREST = (
-    "avx",
-    "avx2",
-    "fma",
-    "f16c",
-    "avx512f",
-    "avx512_vnni",
-    "avx_vnni",
-    "amx_int8",
-)
+CPU_FLAGS_OF_INTEREST = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,11 +44,9 @@ class Machine:
         return asdict(self)
 
     def one_line(self) -> str:
-        return (
-            f"{self.cpu_model}, {self.usable_cpus} of {self.logical_cpus} CPUs usable, "
-            f"{self.memory_gib:.0f} GiB, Python {self.python}, "
-            f"onnxruntime {self.packages.get('onnxruntime', '?')}"
-        )
+        return (f"{self.cpu_model}, {self.usable_cpus} of {self.logical_cpus} CPUs usable, "
+                f"{self.memory_gib:.0f} GiB, Python {self.python}, "
+                f"onnxruntime {self.packages.get('onnxruntime', '?')}")
 
 
 def _cpuinfo() -> tuple[str, tuple[str, ...]]:
@@ -107,24 +87,12 @@ def _versions() -> dict[str, str]:
 
 def _git_commit() -> str:
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    dirty = subprocess.run(
-        ["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
+    dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=10, check=False)
     commit = done.stdout.strip() or "unknown"
     return commit + ("+changes" if dirty.stdout.strip() else "")
 
@@ -140,14 +108,8 @@ def describe_machine() -> Machine:
     model, flags = _cpuinfo()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return Machine(
-        cpu_model=model,
-        cpu_flags=flags,
-        logical_cpus=os.cpu_count() or 1,
-        usable_cpus=usable or 1,
-        memory_gib=round(_memory_gib(), 1),
-        kernel=platform.release(),
-        python=sys.version.split()[0],
-        packages=_versions(),
-        git_commit=_git_commit(),
-        load_average_start=load_average(),
+        cpu_model=model, cpu_flags=flags, logical_cpus=os.cpu_count() or 1,
+        usable_cpus=usable or 1, memory_gib=round(_memory_gib(), 1),
+        kernel=platform.release(), python=sys.version.split()[0], packages=_versions(),
+        git_commit=_git_commit(), load_average_start=load_average(),
     )

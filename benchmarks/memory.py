@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 KIB_PER_MIB = 1024
 SAMPLE_INTERVAL_S = 0.1  # ten RSS readings a second
 STEADY_FROM = 1 / 3  # the first third of a run is warm-up (models load, buffers fill)
-FLAT_GROWTH_MIB = (
-    1.0  # "no upward slope": the last third's median RSS within 1 MiB of the middle third's
-)
+FLAT_GROWTH_MIB = 1.0  # "no upward slope": the last third's median RSS within 1 MiB of the middle third's
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -50,10 +48,8 @@ class MemoryTrace:
     def to_json(self, keep_samples: int = 400) -> dict:
         step = max(1, len(self.times_s) // keep_samples)
         return {
-            "command": self.command,
-            "peak_rss_mib": round(self.peak_rss_mib, 1),
-            "wall_s": round(self.wall_s, 2),
-            "returncode": self.returncode,
+            "command": self.command, "peak_rss_mib": round(self.peak_rss_mib, 1),
+            "wall_s": round(self.wall_s, 2), "returncode": self.returncode,
             "slope": self.slope().to_json(),
             "times_s": [round(t, 2) for t in self.times_s[::step]],
             "rss_mib": [round(r, 2) for r in self.rss_mib[::step]],
@@ -74,13 +70,9 @@ class MemorySlope:
         return self.growth_mib <= FLAT_GROWTH_MIB
 
     def to_json(self) -> dict:
-        return {
-            "mib_per_hour": round(self.mib_per_hour, 2),
-            "growth_mib": round(self.growth_mib, 2),
-            "peak_growth_mib": round(self.peak_growth_mib, 2),
-            "steady_s": round(self.steady_s, 1),
-            "flat": self.flat,
-        }
+        return {"mib_per_hour": round(self.mib_per_hour, 2), "growth_mib": round(self.growth_mib, 2),
+                "peak_growth_mib": round(self.peak_growth_mib, 2), "steady_s": round(self.steady_s, 1),
+                "flat": self.flat}
 
 
 def memory_slope(times_s: Sequence[float], rss_mib: Sequence[float]) -> MemorySlope:
@@ -111,15 +103,8 @@ def read_rss_mib(pid: int) -> tuple[float, float] | None:
     return values["VmRSS"], values.get("VmHWM", values["VmRSS"])
 
 
-def _sample(
-    pid: int,
-    started: float,
-    interval_s: float,
-    stop: threading.Event,
-    times: list[float],
-    values: list[float],
-    peak: list[float],
-) -> None:
+def _sample(pid: int, started: float, interval_s: float, stop: threading.Event,
+            times: list[float], values: list[float], peak: list[float]) -> None:
     while not stop.is_set():
         reading = read_rss_mib(pid)
         if reading is not None:
@@ -135,29 +120,20 @@ def _drain(stream, sink: list[str]) -> None:
 
 
 def trace_command(
-    argv: Sequence[str],
-    timeout_s: float,
-    interval_s: float = SAMPLE_INTERVAL_S,
-    env: dict[str, str] | None = None,
-    cwd: str | Path | None = None,
+    argv: Sequence[str], timeout_s: float, interval_s: float = SAMPLE_INTERVAL_S,
+    env: dict[str, str] | None = None, cwd: str | Path | None = None,
 ) -> MemoryTrace:
     """Run ``argv`` to the end, sampling its RSS; killed (returncode -9) after ``timeout_s``."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
-    )
+    proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=cwd)
     stop, times, values, peak = threading.Event(), [], [], [0.0]
     out: list[str] = []
     err: list[str] = []
-    workers = [
-        threading.Thread(
-            target=_sample,
-            args=(proc.pid, started, interval_s, stop, times, values, peak),
-            daemon=True,
-        ),
-        threading.Thread(target=_drain, args=(proc.stdout, out), daemon=True),
-        threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True),
-    ]
+    workers = [threading.Thread(target=_sample, args=(proc.pid, started, interval_s, stop, times, values, peak),
+                                daemon=True),
+               threading.Thread(target=_drain, args=(proc.stdout, out), daemon=True),
+               threading.Thread(target=_drain, args=(proc.stderr, err), daemon=True)]
     for worker in workers:
         worker.start()
     killer = threading.Timer(timeout_s, proc.kill)
@@ -170,12 +146,7 @@ def trace_command(
     if proc.returncode != 0:
         log.warning("%s exited with %d: %s", argv[0], proc.returncode, "".join(err)[-500:])
     return MemoryTrace(
-        command=" ".join(str(a) for a in argv),
-        times_s=tuple(times),
-        rss_mib=tuple(values),
-        peak_rss_mib=max(peak[0], max(values, default=0.0)),
-        wall_s=time.monotonic() - started,
-        returncode=proc.returncode,
-        stdout="".join(out),
-        stderr="".join(err),
+        command=" ".join(str(a) for a in argv), times_s=tuple(times), rss_mib=tuple(values),
+        peak_rss_mib=max(peak[0], max(values, default=0.0)), wall_s=time.monotonic() - started,
+        returncode=proc.returncode, stdout="".join(out), stderr="".join(err),
     )

@@ -34,13 +34,9 @@ class PresetSize:
     vocab: str
 
     def to_json(self) -> dict:
-        return {
-            "preset": self.preset,
-            "parameters_m": round(self.parameters / 1e6, 3),
-            "gmacs_per_audio_s": round(self.macs_per_audio_s / 1e9, 4),
-            "features": self.features,
-            "vocab": self.vocab,
-        }
+        return {"preset": self.preset, "parameters_m": round(self.parameters / 1e6, 3),
+                "gmacs_per_audio_s": round(self.macs_per_audio_s / 1e9, 4),
+                "features": self.features, "vocab": self.vocab}
 
 
 def _preset_model(preset: str):
@@ -61,24 +57,12 @@ def _torch_macs(model, n_bins: int, seconds: float) -> float:
     total = [0.0]
 
     def conv(module, inputs, output):
-        total[0] += (
-            output.numel()
-            * module.in_channels
-            // module.groups
-            * module.kernel_size[0]
-            * module.kernel_size[1]
-        )
+        total[0] += output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
 
     def lstm(module, inputs, output):
         steps_batch = inputs[0].shape[0] * inputs[0].shape[1]
         directions = 2 if module.bidirectional else 1
-        total[0] += (
-            steps_batch
-            * directions
-            * 4
-            * module.hidden_size
-            * (module.input_size + module.hidden_size)
-        )
+        total[0] += steps_batch * directions * 4 * module.hidden_size * (module.input_size + module.hidden_size)
 
     def linear(module, inputs, output):
         total[0] += output.numel() * module.in_features
@@ -99,15 +83,9 @@ def preset_sizes(presets: tuple[str, ...] = ("research", "edge", "demo")) -> lis
     sizes = []
     for preset in presets:
         model, tokenizer, config = _preset_model(preset)
-        sizes.append(
-            PresetSize(
-                preset,
-                parameter_count(model),
-                _torch_macs(model, config.feature_config.n_bins, COUNT_SECONDS),
-                config.features,
-                config.vocab,
-            )
-        )
+        sizes.append(PresetSize(preset, parameter_count(model),
+                                _torch_macs(model, config.feature_config.n_bins, COUNT_SECONDS),
+                                config.features, config.vocab))
     return sizes
 
 
@@ -118,22 +96,14 @@ def export_untrained(preset: str, out_dir: Path) -> tuple[Path, Path]:
     from export.ds2 import export_ds2
 
     model, tokenizer, config = _preset_model(preset)
-    shape = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode()).hexdigest()[
-        :8
-    ]
+    shape = hashlib.sha256(json.dumps(model.config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
     stem = f"ds2-{preset}-{shape}-untrained"  # a changed preset is exported again
     fp32, int8 = out_dir / f"{stem}.onnx", out_dir / f"{stem}.int8.onnx"
     if fp32.exists() and int8.exists():
         return fp32, int8
-    state = {
-        "model_args": model.config.to_dict(),
-        "tokenizer": tokenizer.to_json(),
-        "features": config.feature_config.to_json(),
-        "model": model.state_dict(),
-        "trained_on": "nothing: untrained weights, for timing only",
-        "epoch": 0,
-        "best_cer": None,
-    }
+    state = {"model_args": model.config.to_dict(), "tokenizer": tokenizer.to_json(),
+             "features": config.feature_config.to_json(), "model": model.state_dict(),
+             "trained_on": "nothing: untrained weights, for timing only", "epoch": 0, "best_cer": None}
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint = Path(folder) / f"{preset}-untrained.pt"

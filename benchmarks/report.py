@@ -50,145 +50,79 @@ def _rtf_target(results: dict) -> Target:
     edge = next((r for r in results["stages"]["runs"] if r["models"] == "edge-untrained"), None)
     models = results.get("models", {})
     preset = models.get("bundled_stt_preset") or "unknown preset"
-    beside = (
-        f"edge preset (untrained weights): {edge['rtf']['whole']:.4f}"
-        if edge
-        else f"bundled model is the {preset} preset"
-    )
+    beside = (f"edge preset (untrained weights): {edge['rtf']['whole']:.4f}" if edge else
+              f"bundled model is the {preset} preset")
     detail = f"bundled = {preset}; {beside}; {_dominant(run)}"
     if rtf > RTF_TARGET:
         detail = f"{rtf / RTF_TARGET:.1f}x over; " + detail
-    return Target(
-        "whole-pipeline RTF, 1 thread", f"<= {RTF_TARGET}", f"{rtf:.4f}", rtf <= RTF_TARGET, detail
-    )
+    return Target("whole-pipeline RTF, 1 thread", f"<= {RTF_TARGET}", f"{rtf:.4f}", rtf <= RTF_TARGET, detail)
 
 
 def _latency_target(results: dict) -> Target:
     live = results.get("live", {})
     stats = live.get("latency_detected_to_stored", {})
     if not stats.get("count"):
-        return Target(
-            "end of speech (VAD decision) -> stored, p95",
-            f"<= {LATENCY_P95_TARGET_MS:.0f} ms",
-            "-",
-            None,
-            live.get("error", "no utterance stored"),
-        )
+        return Target("end of speech (VAD decision) -> stored, p95", f"<= {LATENCY_P95_TARGET_MS:.0f} ms", "-", None,
+                      live.get("error", "no utterance stored"))
     p95 = stats["p95_ms"]
     after = live.get("latency_speech_end_to_stored", {})
-    detail = (
-        f"{stats['count']} utterances <= 8 s; p50 {stats['p50_ms']:.0f} ms, max {stats['max_ms']:.0f} ms; "
-        f"from the utterance's own end of speech (adds the VAD's wait for silence): p95 "
-        f"{after.get('p95_ms', math.nan):.0f} ms, max {after.get('max_ms', math.nan):.0f} ms"
-    )
+    detail = (f"{stats['count']} utterances <= 8 s; p50 {stats['p50_ms']:.0f} ms, max {stats['max_ms']:.0f} ms; "
+              f"from the utterance's own end of speech (adds the VAD's wait for silence): p95 "
+              f"{after.get('p95_ms', math.nan):.0f} ms, max {after.get('max_ms', math.nan):.0f} ms")
     if p95 > LATENCY_P95_TARGET_MS:
-        eight = [
-            r
-            for r in results.get("ladder", {}).get("rows", [])
-            if r["models"] == "int8" and r["threads"] == 1 and r["audio_s"] == 8.0
-        ]
-        why = (
-            f"; an 8 s utterance alone costs {eight[0]['total_ms']:.0f} ms "
-            f"(STT {eight[0]['stt_ms']:.0f}, voice {eight[0]['voice_ms']:.0f})"
-            if eight
-            else ""
-        )
+        eight = [r for r in results.get("ladder", {}).get("rows", [])
+                 if r["models"] == "int8" and r["threads"] == 1 and r["audio_s"] == 8.0]
+        why = (f"; an 8 s utterance alone costs {eight[0]['total_ms']:.0f} ms "
+               f"(STT {eight[0]['stt_ms']:.0f}, voice {eight[0]['voice_ms']:.0f})" if eight else "")
         detail = f"{p95 - LATENCY_P95_TARGET_MS:.0f} ms over" + why + "; " + detail
-    return Target(
-        "end of speech (VAD decision) -> stored, p95",
-        f"<= {LATENCY_P95_TARGET_MS:.0f} ms",
-        f"{p95:.0f} ms",
-        p95 <= LATENCY_P95_TARGET_MS,
-        detail,
-    )
+    return Target("end of speech (VAD decision) -> stored, p95", f"<= {LATENCY_P95_TARGET_MS:.0f} ms", f"{p95:.0f} ms",
+                  p95 <= LATENCY_P95_TARGET_MS, detail)
 
 
 def _whisper_target(results: dict) -> Target:
     peers = results.get("peers", {})
     speed = peers.get("speedup", {}).get("whisper-base")
     if not speed:
-        note = (
-            peers.get("engines", {})
-            .get("whisper-base", {})
-            .get("note", peers.get("error", "not run"))
-        )
-        return Target(
-            "time per utterance vs whisper-base INT8",
-            f">= {WHISPER_SPEEDUP_TARGET:.0f}x less",
-            "-",
-            None,
-            note,
-        )
+        note = peers.get("engines", {}).get("whisper-base", {}).get("note", peers.get("error", "not run"))
+        return Target("time per utterance vs whisper-base INT8", f">= {WHISPER_SPEEDUP_TARGET:.0f}x less",
+                      "-", None, note)
     ratio = speed["mean_time_ratio"]
-    detail = (
-        f"{peers['utterances']} utterances, 1 thread each; median per-utterance ratio "
-        f"{speed['median_per_utterance_ratio']}x, smallest {speed['min_per_utterance_ratio']}x"
-    )
-    return Target(
-        "time per utterance vs whisper-base INT8",
-        f">= {WHISPER_SPEEDUP_TARGET:.0f}x less",
-        f"{ratio:.1f}x less",
-        ratio >= WHISPER_SPEEDUP_TARGET,
-        detail,
-    )
+    detail = (f"{peers['utterances']} utterances, 1 thread each; median per-utterance ratio "
+              f"{speed['median_per_utterance_ratio']}x, smallest {speed['min_per_utterance_ratio']}x")
+    return Target("time per utterance vs whisper-base INT8", f">= {WHISPER_SPEEDUP_TARGET:.0f}x less",
+                  f"{ratio:.1f}x less", ratio >= WHISPER_SPEEDUP_TARGET, detail)
 
 
 def _memory_target(results: dict) -> Target:
     memory = results.get("live", {}).get("memory")
     if not memory:
-        return Target(
-            "live run peak RSS, flat",
-            f"<= {LIVE_RSS_TARGET_MIB:.0f} MiB, no growth",
-            "-",
-            None,
-            results.get("live", {}).get("error", "not run"),
-        )
+        return Target("live run peak RSS, flat", f"<= {LIVE_RSS_TARGET_MIB:.0f} MiB, no growth", "-", None,
+                      results.get("live", {}).get("error", "not run"))
     peak, slope = memory["peak_rss_mib"], memory["slope"]
     floor = results.get("analyze", {}).get("import_floor_rss_mib")
-    detail = (
-        f"{memory['wall_s'] / 60:.1f} min run; median RSS of the last third vs the middle third "
-        f"{slope['growth_mib']:+.1f} MiB (peaks {slope.get('peak_growth_mib', math.nan):+.1f} MiB), "
-        f"fitted {slope['mib_per_hour']:+.1f} MiB/h; Python + numpy + onnxruntime alone: {floor} MiB"
-    )
+    detail = (f"{memory['wall_s'] / 60:.1f} min run; median RSS of the last third vs the middle third "
+              f"{slope['growth_mib']:+.1f} MiB (peaks {slope.get('peak_growth_mib', math.nan):+.1f} MiB), "
+              f"fitted {slope['mib_per_hour']:+.1f} MiB/h; Python + numpy + onnxruntime alone: {floor} MiB")
     passed = peak <= LIVE_RSS_TARGET_MIB and slope["flat"]
     if peak > LIVE_RSS_TARGET_MIB:
         detail = f"{peak - LIVE_RSS_TARGET_MIB:.0f} MiB over; " + detail
-    return Target(
-        "live run peak RSS, flat",
-        f"<= {LIVE_RSS_TARGET_MIB:.0f} MiB, no growth",
-        f"{peak:.0f} MiB, {'flat' if slope['flat'] else 'growing'}",
-        passed,
-        detail,
-    )
+    return Target("live run peak RSS, flat", f"<= {LIVE_RSS_TARGET_MIB:.0f} MiB, no growth",
+                  f"{peak:.0f} MiB, {'flat' if slope['flat'] else 'growing'}", passed, detail)
 
 
 def _size_target(results: dict) -> Target:
     models = results.get("models", {})
     if "bundled_total_mb" not in models:
-        return Target(
-            "bundled models together", f"<= {MODELS_TARGET_MB:.0f} MB", "-", None, "not measured"
-        )
+        return Target("bundled models together", f"<= {MODELS_TARGET_MB:.0f} MB", "-", None, "not measured")
     total = models["bundled_total_mb"]
-    parts = ", ".join(
-        f"{k} {v.get('mb', 0):.1f} MB" for k, v in models["bundled"].items() if v.get("present")
-    )
-    return Target(
-        "bundled models together",
-        f"<= {MODELS_TARGET_MB:.0f} MB",
-        f"{total:.1f} MB",
-        total <= MODELS_TARGET_MB,
-        parts,
-    )
+    parts = ", ".join(f"{k} {v.get('mb', 0):.1f} MB" for k, v in models["bundled"].items() if v.get("present"))
+    return Target("bundled models together", f"<= {MODELS_TARGET_MB:.0f} MB", f"{total:.1f} MB",
+                  total <= MODELS_TARGET_MB, parts)
 
 
 def judge_targets(results: dict) -> list[Target]:
-    return [
-        _rtf_target(results),
-        _latency_target(results),
-        _whisper_target(results),
-        _memory_target(results),
-        _size_target(results),
-    ]
+    return [_rtf_target(results), _latency_target(results), _whisper_target(results),
+            _memory_target(results), _size_target(results)]
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -212,66 +146,29 @@ def _stage_rows(results: dict, audio: str) -> list[list]:
         if run["audio"] != audio:
             continue
         rtf = run["rtf"]
-        rows.append(
-            [
-                run["models"],
-                run["threads"],
-                *[_fmt(rtf.get(s)) for s in STAGES],
-                _fmt(rtf.get("sum")),
-                _fmt(rtf.get("whole")),
-            ]
-        )
+        rows.append([run["models"], run["threads"], *[_fmt(rtf.get(s)) for s in STAGES],
+                     _fmt(rtf.get("sum")), _fmt(rtf.get("whole"))])
     return rows
 
 
 def _speed_section(results: dict) -> list[str]:
     stages = results.get("stages", {})
-    lines = [
-        f"## Real-time factor per stage ({stages.get('scene_audio_s', '?')} s of household scenes)",
-        "",
-    ]
+    lines = [f"## Real-time factor per stage ({stages.get('scene_audio_s', '?')} s of household scenes)", ""]
     header = ["models", "threads", *STAGES, "sum", "whole pipeline"]
     lines += _table(header, _stage_rows(results, "scenes"))
     lines += ["Single utterances (1, 2, 4, 8, 15 s; no VAD):", ""]
     lines += _table(header, _stage_rows(results, "utterances"))
     scenes = stages.get("scene_statistics", [])
     if scenes:
-        lines += [
-            "What `analyze` found in each scene (bundled INT8, 1 thread) against the scene's truth:",
-            "",
-        ]
+        lines += ["What `analyze` found in each scene (bundled INT8, 1 thread) against the scene's truth:", ""]
         keys = ("mother_share", "female_s", "male_s", "child_s", "unknown_s", "turns")
-        lines += _table(
-            ["scene", *[f"{k} truth / measured" for k in keys]],
-            [
-                [
-                    row["scene"],
-                    *[
-                        f"{_fmt(row.get(k + '_truth'), 3)} / {_fmt(row.get(k + '_measured'), 3)}"
-                        for k in keys
-                    ],
-                ]
-                for row in scenes
-            ],
-        )
-    rows = [
-        [
-            r["models"],
-            r["threads"],
-            r["audio_s"],
-            r["features_ms"],
-            r["stt_ms"],
-            r["voice_ms"],
-            r["total_ms"],
-            r["rtf"],
-        ]
-        for r in results.get("ladder", {}).get("rows", [])
-    ]
+        lines += _table(["scene", *[f"{k} truth / measured" for k in keys]],
+                        [[row["scene"], *[f"{_fmt(row.get(k + '_truth'), 3)} / {_fmt(row.get(k + '_measured'), 3)}"
+                                          for k in keys]] for row in scenes])
+    rows = [[r["models"], r["threads"], r["audio_s"], r["features_ms"], r["stt_ms"], r["voice_ms"],
+             r["total_ms"], r["rtf"]] for r in results.get("ladder", {}).get("rows", [])]
     lines += ["## Recognising one utterance (best of 3)", ""]
-    lines += _table(
-        ["models", "threads", "audio s", "features ms", "STT ms", "voice ms", "total ms", "RTF"],
-        rows,
-    )
+    lines += _table(["models", "threads", "audio s", "features ms", "STT ms", "voice ms", "total ms", "RTF"], rows)
     return lines
 
 
@@ -279,51 +176,22 @@ def _live_section(results: dict) -> list[str]:
     live, analyze = results.get("live", {}), results.get("analyze", {})
     lines = ["## Live path: latency and memory", ""]
     if "memory" in live:
-        a, b, m = (
-            live["latency_detected_to_stored"],
-            live["latency_speech_end_to_stored"],
-            live["memory"],
-        )
-        lines += _table(
-            ["latency (utterances <= 8 s)", "count", "p50 ms", "p95 ms", "max ms"],
-            [
-                [
-                    "VAD decides speech ended -> stored",
-                    a["count"],
-                    a["p50_ms"],
-                    a["p95_ms"],
-                    a["max_ms"],
-                ],
-                [
-                    "utterance's end of speech -> stored",
-                    b["count"],
-                    b["p50_ms"],
-                    b["p95_ms"],
-                    b["max_ms"],
-                ],
-            ],
-        )
-        lines += [
-            f"`talkratio live --input-file` on {live['audio_s']:.0f} s of scenes at real-time pace: "
-            f"{live['utterances']} utterances stored ({live['transcribed']} transcribed); peak RSS "
-            f"{m['peak_rss_mib']} MiB; the median RSS of the last third is {m['slope']['growth_mib']:+.2f} MiB from "
-            f"the middle third's (peaks {m['slope'].get('peak_growth_mib', math.nan):+.2f} MiB), fitted slope {m['slope']['mib_per_hour']:+.1f} MiB/h. The recording starts with a "
-            f"15 s utterance, the longest the segmenter passes, so buffers reach full size in the warm-up "
-            f"third.",
-            "",
-        ]
+        a, b, m = live["latency_detected_to_stored"], live["latency_speech_end_to_stored"], live["memory"]
+        lines += _table(["latency (utterances <= 8 s)", "count", "p50 ms", "p95 ms", "max ms"],
+                        [["VAD decides speech ended -> stored", a["count"], a["p50_ms"], a["p95_ms"], a["max_ms"]],
+                         ["utterance's end of speech -> stored", b["count"], b["p50_ms"], b["p95_ms"], b["max_ms"]]])
+        lines += [f"`talkratio live --input-file` on {live['audio_s']:.0f} s of scenes at real-time pace: "
+                  f"{live['utterances']} utterances stored ({live['transcribed']} transcribed); peak RSS "
+                  f"{m['peak_rss_mib']} MiB; the median RSS of the last third is {m['slope']['growth_mib']:+.2f} MiB from "
+                  f"the middle third's (peaks {m['slope'].get('peak_growth_mib', math.nan):+.2f} MiB), fitted slope {m['slope']['mib_per_hour']:+.1f} MiB/h. The recording starts with a "
+                  f"15 s utterance, the longest the segmenter passes, so buffers reach full size in the warm-up "
+                  f"third.", ""]
     for run in analyze.get("runs", []):
-        lines += [
-            f"`talkratio analyze` on {run['audio_s']} s: peak RSS {run['peak_rss_mib']} MiB in "
-            f"{run['wall_s']} s.",
-            "",
-        ]
+        lines += [f"`talkratio analyze` on {run['audio_s']} s: peak RSS {run['peak_rss_mib']} MiB in "
+                  f"{run['wall_s']} s.", ""]
     if "import_floor_rss_mib" in analyze:
-        lines += [
-            f"Python with numpy, onnxruntime, webrtcvad and soundfile imported, nothing else: "
-            f"{analyze['import_floor_rss_mib']} MiB.",
-            "",
-        ]
+        lines += [f"Python with numpy, onnxruntime, webrtcvad and soundfile imported, nothing else: "
+                  f"{analyze['import_floor_rss_mib']} MiB.", ""]
     return lines
 
 
@@ -331,32 +199,14 @@ def _accuracy_section(results: dict) -> list[str]:
     accuracy = results.get("accuracy", {})
     if "stt_cer" not in accuracy:
         return ["## Accuracy", "", f"not measured: {accuracy.get('error', 'skipped')}", ""]
-    lines = [
-        f"## Accuracy ({accuracy['utterances']} held-out utterances, {accuracy['audio_s']} s; "
-        f"noise: {accuracy['noise']}; +nr = noisereduce before the model)",
-        "",
-    ]
+    lines = [f"## Accuracy ({accuracy['utterances']} held-out utterances, {accuracy['audio_s']} s; "
+             f"noise: {accuracy['noise']}; +nr = noisereduce before the model)", ""]
     conditions = sorted({c for t in accuracy["stt_cer"].values() for c in t}, key=_condition_order)
-    lines += _table(
-        ["STT model", *[f"CER {c}" for c in conditions]],
-        [
-            [label, *[_fmt(t.get(c), 3) for c in conditions]]
-            for label, t in accuracy["stt_cer"].items()
-        ],
-    )
+    lines += _table(["STT model", *[f"CER {c}" for c in conditions]],
+                    [[label, *[_fmt(t.get(c), 3) for c in conditions]] for label, t in accuracy["stt_cer"].items()])
     conditions = sorted({c for t in accuracy["voice"].values() for c in t}, key=_condition_order)
-    rows = [
-        [
-            label,
-            *[
-                f"{t[c]['accuracy']:.3f} / {t[c]['f1_macro']:.3f} / {t[c]['decided']:.0%}"
-                if c in t
-                else "-"
-                for c in conditions
-            ],
-        ]
-        for label, t in accuracy["voice"].items()
-    ]
+    rows = [[label, *[f"{t[c]['accuracy']:.3f} / {t[c]['f1_macro']:.3f} / {t[c]['decided']:.0%}" if c in t else "-"
+                      for c in conditions]] for label, t in accuracy["voice"].items()]
     lines += _table(["voice tagger (accuracy / macro F1 / decided)", *conditions], rows)
     lines += ["Accuracy counts an `unknown` answer as a miss; decided = share not `unknown`.", ""]
     return lines
@@ -371,144 +221,70 @@ def _peers_section(results: dict) -> list[str]:
     peers = results.get("peers", {})
     if "engines" not in peers:
         return ["## Peers", "", f"not measured: {peers.get('error', 'skipped')}", ""]
-    lines = [
-        f"## Peers on the same {peers['utterances']} utterances ({peers['audio_s']} s), one thread each",
-        "",
-    ]
+    lines = [f"## Peers on the same {peers['utterances']} utterances ({peers['audio_s']} s), one thread each", ""]
     rows = []
     for name, e in peers["engines"].items():
         if not e.get("available"):
             rows.append([name, "-", "-", "-", "-", "-", "-", "-", e.get("note", "unavailable")])
             continue
-        rows.append(
-            [
-                name,
-                *[
-                    e.get(k, "-")
-                    for k in (
-                        "mean_ms",
-                        "p95_ms",
-                        "rtf",
-                        "peak_rss_mib",
-                        "model_mib",
-                        "load_s",
-                        "cer_note",
-                    )
-                ],
-                json.dumps(e.get("settings", {}), ensure_ascii=False),
-            ]
-        )
-    lines += _table(
-        [
-            "engine",
-            "mean ms / utterance",
-            "p95 ms",
-            "RTF",
-            "peak RSS MiB",
-            "model MiB",
-            "load s",
-            "CER (note only)",
-            "settings",
-        ],
-        rows,
-    )
-    lines += [
-        "The peers' CER on synthetic espeak-ng speech says little about them on real speech; "
-        "it is a note, not a comparison. talkratio's time includes the voice tagger.",
-        "",
-    ]
+        rows.append([name, *[e.get(k, "-") for k in ("mean_ms", "p95_ms", "rtf", "peak_rss_mib", "model_mib",
+                                                       "load_s", "cer_note")],
+                     json.dumps(e.get("settings", {}), ensure_ascii=False)])
+    lines += _table(["engine", "mean ms / utterance", "p95 ms", "RTF", "peak RSS MiB", "model MiB",
+                     "load s", "CER (note only)", "settings"], rows)
+    lines += ["The peers' CER on synthetic espeak-ng speech says little about them on real speech; "
+              "it is a note, not a comparison. talkratio's time includes the voice tagger.", ""]
     return lines
 
 
 def _models_section(results: dict) -> list[str]:
     models, compute = results.get("models", {}), results.get("compute", {})
     lines = ["## Models, size and arithmetic", ""]
-    rows = [
-        [p["preset"], p["parameters_m"], p["gmacs_per_audio_s"], p["features"], p["vocab"]]
-        for p in models.get("presets", [])
-    ]
-    lines += _table(
-        ["DS2 preset", "parameters (M)", "GMAC per s of audio", "features", "vocab"], rows
-    )
+    rows = [[p["preset"], p["parameters_m"], p["gmacs_per_audio_s"], p["features"], p["vocab"]]
+            for p in models.get("presets", [])]
+    lines += _table(["DS2 preset", "parameters (M)", "GMAC per s of audio", "features", "vocab"], rows)
     for kind, m in models.get("bundled", {}).items():
         if m.get("present"):
-            lines.append(
-                f"- bundled {kind}: `{m.get('name', '?')}` {m.get('version', '')}, {m.get('mb')} MB, "
-                f"{m.get('parameters', 0) / 1e6:.2f} M parameters; trained on: {m.get('trained_on') or '?'}"
-            )
+            lines.append(f"- bundled {kind}: `{m.get('name', '?')}` {m.get('version', '')}, {m.get('mb')} MB, "
+                         f"{m.get('parameters', 0) / 1e6:.2f} M parameters; trained on: {m.get('trained_on') or '?'}")
     if models.get("bundled_stt_preset"):
-        lines.append(
-            f"- the bundled STT model has the parameter count of the `{models['bundled_stt_preset']}` preset"
-        )
+        lines.append(f"- the bundled STT model has the parameter count of the `{models['bundled_stt_preset']}` preset")
     lines.append("")
     if "peak" in compute:
         peak = compute["peak"]
-        lines += [
-            f"CPU reference (onnxruntime, 1 thread): {peak['square_size']}² matmul fp32 "
-            f"{peak['fp32_square_gmacs']} GMAC/s, INT8 {peak['int8_square_gmacs']} GMAC/s; one row at a time "
-            f"({peak.get('row_chain', '?')} chained {peak['row_shape']} products, as an LSTM step) "
-            f"fp32 {peak['fp32_row_gmacs']}, INT8 {peak['int8_row_gmacs']} GMAC/s.",
-            "",
-        ]
-        rows = [
-            [
-                label,
-                s["gmacs_per_audio_s"],
-                s["session_rtf"],
-                s["achieved_gmacs"],
-                f"{s['share_of_square_peak']:.0%}",
-                f"{s['share_of_row_peak']:.0%}",
-                s["rtf_at_square_peak"],
-            ]
-            for label, s in compute.get("stt", {}).items()
-        ]
-        lines += _table(
-            [
-                "STT model",
-                "GMAC per s audio",
-                "session RTF",
-                "achieved GMAC/s",
-                "of matmul peak",
-                "of one-row peak",
-                "RTF at matmul peak",
-            ],
-            rows,
-        )
+        lines += [f"CPU reference (onnxruntime, 1 thread): {peak['square_size']}² matmul fp32 "
+                  f"{peak['fp32_square_gmacs']} GMAC/s, INT8 {peak['int8_square_gmacs']} GMAC/s; one row at a time "
+                  f"({peak.get('row_chain', '?')} chained {peak['row_shape']} products, as an LSTM step) "
+                  f"fp32 {peak['fp32_row_gmacs']}, INT8 {peak['int8_row_gmacs']} GMAC/s.", ""]
+        rows = [[label, s["gmacs_per_audio_s"], s["session_rtf"], s["achieved_gmacs"],
+                 f"{s['share_of_square_peak']:.0%}", f"{s['share_of_row_peak']:.0%}", s["rtf_at_square_peak"]]
+                for label, s in compute.get("stt", {}).items()]
+        lines += _table(["STT model", "GMAC per s audio", "session RTF", "achieved GMAC/s", "of matmul peak",
+                         "of one-row peak", "RTF at matmul peak"], rows)
     return lines
 
 
 def markdown(results: dict, targets: list[Target], chart: str | None) -> str:
     machine = results.get("machine", {})
-    lines = [
-        f"# talkratio benchmark ({results['mode']} run, {results['started_utc']})",
-        "",
-        f"Command: `{results['command']}` — {results.get('wall_s', 0) / 60:.1f} min.",
-        "",
-        f"Machine: {machine.get('cpu_model')} ({', '.join(machine.get('cpu_flags', []))}), "
-        f"{machine.get('usable_cpus')} CPUs, {machine.get('memory_gib')} GiB, Python {machine.get('python')}, "
-        f"onnxruntime {machine.get('packages', {}).get('onnxruntime')}, numpy "
-        f"{machine.get('packages', {}).get('numpy')}; commit {machine.get('git_commit')}; load average "
-        f"{machine.get('load_average_start')} at start, {machine.get('load_average_end')} at end.",
-        "",
-    ]
+    lines = [f"# talkratio benchmark ({results['mode']} run, {results['started_utc']})", "",
+             f"Command: `{results['command']}` — {results.get('wall_s', 0) / 60:.1f} min.", "",
+             f"Machine: {machine.get('cpu_model')} ({', '.join(machine.get('cpu_flags', []))}), "
+             f"{machine.get('usable_cpus')} CPUs, {machine.get('memory_gib')} GiB, Python {machine.get('python')}, "
+             f"onnxruntime {machine.get('packages', {}).get('onnxruntime')}, numpy "
+             f"{machine.get('packages', {}).get('numpy')}; commit {machine.get('git_commit')}; load average "
+             f"{machine.get('load_average_start')} at start, {machine.get('load_average_end')} at end.", ""]
     if results["mode"] == "quick":
-        lines += [
-            "**Quick run**: seconds of audio per section, to check the harness; its verdicts "
-            "are not the targets' (a 20 s live run is mostly warm-up).",
-            "",
-        ]
+        lines += ["**Quick run**: seconds of audio per section, to check the harness; its verdicts "
+                  "are not the targets' (a 20 s live run is mostly warm-up).", ""]
     lines += ["## Targets", ""]
-    lines += _table(
-        ["target", "goal", "measured", "result", "detail"],
-        [[t.name, t.target, t.measured, t.verdict, t.detail] for t in targets],
-    )
+    lines += _table(["target", "goal", "measured", "result", "detail"],
+                    [[t.name, t.target, t.measured, t.verdict, t.detail] for t in targets])
     if chart:
         lines += [f"![benchmark chart]({chart})", ""]
     lines += _speed_section(results) + _live_section(results) + _peers_section(results)
     lines += _accuracy_section(results) + _models_section(results)
-    notes = machine.get("notes", []) + [
-        f"{k}: {v['error']}" for k, v in results.items() if isinstance(v, dict) and "error" in v
-    ]
+    notes = machine.get("notes", []) + [f"{k}: {v['error']}" for k, v in results.items()
+                                        if isinstance(v, dict) and "error" in v]
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     return "\n".join(lines)

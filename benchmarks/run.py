@@ -55,17 +55,8 @@ class BenchOptions:
 
     @classmethod
     def quick_run(cls, **changes) -> BenchOptions:
-        return replace(
-            cls(
-                quick=True,
-                accuracy_utterances=8,
-                peer_utterances=3,
-                scenes=1,
-                scene_minutes=0.5,
-                live_s=20.0,
-            ),
-            **changes,
-        )
+        return replace(cls(quick=True, accuracy_utterances=8, peer_utterances=3, scenes=1,
+                           scene_minutes=0.5, live_s=20.0), **changes)
 
 
 def _section(results: dict, name: str, run: Callable[[], dict]) -> None:
@@ -78,10 +69,7 @@ def _section(results: dict, name: str, run: Callable[[], dict]) -> None:
         log.exception("section %s failed", name)
         results[name] = {"error": f"{type(exc).__name__}: {exc}"}
     results.setdefault("section_s", {})[name] = round(time.perf_counter() - started, 1)
-    print(
-        f"[{time.strftime('%H:%M:%S')}] {name} done in {results['section_s'][name]:.0f} s",
-        flush=True,
-    )
+    print(f"[{time.strftime('%H:%M:%S')}] {name} done in {results['section_s'][name]:.0f} s", flush=True)
 
 
 def _live_beside_accuracy(results: dict, ctx: sections.Context) -> None:
@@ -97,11 +85,8 @@ def _live_beside_accuracy(results: dict, ctx: sections.Context) -> None:
 def run_benchmarks(options: BenchOptions, command: str) -> dict:
     started = time.perf_counter()
     machine = describe_machine()
-    results: dict = {
-        "command": command,
-        "mode": "quick" if options.quick else "full",
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    results: dict = {"command": command, "mode": "quick" if options.quick else "full",
+                     "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     ctx = sections.Context.build(options)
     _section(results, "models", lambda: sections.models(ctx))
     _section(results, "stages", lambda: sections.stages(ctx))
@@ -125,30 +110,17 @@ def parse_args(argv: list[str] | None) -> BenchOptions:
     parser = argparse.ArgumentParser(description="talkratio benchmarks (issue 6)")
     parser.add_argument("--quick", action="store_true", help="a few seconds of audio per section")
     parser.add_argument("--out", type=Path, help="results folder (default benchmarks/results)")
-    parser.add_argument(
-        "--manifest", type=Path, help="test manifest (default data/manifests_v1/test.jsonl)"
-    )
+    parser.add_argument("--manifest", type=Path, help="test manifest (default data/manifests_v1/test.jsonl)")
     parser.add_argument("--stt-model", type=Path, help="STT INT8 model (default: bundled)")
     parser.add_argument("--voice-model", type=Path, help="voice INT8 model (default: bundled)")
     parser.add_argument("--live-seconds", type=float, help="length of the live run")
     parser.add_argument("--no-peers", action="store_true", help="skip faster-whisper and Vosk")
-    parser.add_argument(
-        "--no-overlap",
-        action="store_true",
-        help="run the accuracy evaluation after the live run, not beside it",
-    )
+    parser.add_argument("--no-overlap", action="store_true",
+                        help="run the accuracy evaluation after the live run, not beside it")
     args = parser.parse_args(argv)
-    changes = {
-        k: v
-        for k, v in {
-            "out_dir": args.out,
-            "manifest": args.manifest,
-            "stt": args.stt_model,
-            "voice": args.voice_model,
-            "live_s": args.live_seconds,
-        }.items()
-        if v is not None
-    }
+    changes = {k: v for k, v in {"out_dir": args.out, "manifest": args.manifest, "stt": args.stt_model,
+                                 "voice": args.voice_model, "live_s": args.live_seconds}.items()
+               if v is not None}
     if args.no_peers:
         changes["peers"] = False
     if args.no_overlap:
@@ -168,9 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_outputs(results, options.out_dir, "quick" if options.quick else "benchmark")
     for path in paths:
         print(path)
-    failed = [
-        name for name, value in results.items() if isinstance(value, dict) and "error" in value
-    ]
+    failed = [name for name, value in results.items() if isinstance(value, dict) and "error" in value]
     if failed:
         print(f"sections that failed: {', '.join(failed)}", file=sys.stderr)
     print(json.dumps(results.get("targets_summary", {}), ensure_ascii=False))

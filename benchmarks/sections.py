@@ -70,13 +70,10 @@ class Context:
         if not Path(options.manifest).is_file():
             raise BenchmarkInputError(
                 f"no test manifest at {options.manifest}: make the corpus and manifests first "
-                "(talkratio-train synth, then talkratio-train aihub) or pass --manifest"
-            )
+                "(talkratio-train synth, then talkratio-train aihub) or pass --manifest")
         work = Path(options.work_dir)
         work.mkdir(parents=True, exist_ok=True)
-        voice = options.voice or (
-            bundled_model("voice") if bundled_model("voice").is_file() else None
-        )
+        voice = options.voice or (bundled_model("voice") if bundled_model("voice").is_file() else None)
         int8 = ModelPair("int8", Path(options.stt or bundled_model("stt")), voice)
         notes = [] if voice else ["no voice model bundled: the pitch tagger stands in for it"]
         fp32 = _twins(Path(options.twins_dir), int8, notes)
@@ -85,36 +82,23 @@ class Context:
         scenes = generated_scenes(work / f"scenes_{tag}", options.scenes, options.scene_minutes)
         if not scenes:
             notes.append("talkratio-train scenes unavailable: scenes are joined test utterances")
-            scenes = [
-                joined_scene(
-                    clips, work / f"joined_{tag}_{i}.wav", options.scene_minutes * 60, seed=i
-                )
-                for i in range(options.scenes)
-            ]
+            scenes = [joined_scene(clips, work / f"joined_{tag}_{i}.wav", options.scene_minutes * 60, seed=i)
+                      for i in range(options.scenes)]
         ladder = length_ladder(clips, work / "ladder")
         # the longest utterance first: buffers reach their largest size during warm-up,
         # so growth after it is growth, not the first long utterance arriving late
-        live_file = long_recording(
-            [Path(ladder[-1].audio), *scenes],
-            work / f"live_{options.live_s:g}s_{ladder[-1].speaker}.wav",
-            options.live_s,
-        )
+        live_file = long_recording([Path(ladder[-1].audio), *scenes],
+                                   work / f"live_{options.live_s:g}s_{ladder[-1].speaker}.wav", options.live_s)
         return cls(options, int8, fp32, clips, ladder, scenes, live_file, notes)
 
     def describe(self) -> dict:
         return {
-            "manifest": str(self.options.manifest),
-            "accuracy_utterances": len(self.clips),
+            "manifest": str(self.options.manifest), "accuracy_utterances": len(self.clips),
             "accuracy_audio_s": round(sum(c.duration_s for c in self.clips), 1),
-            "scenes": [str(p) for p in self.scenes],
-            "live_file": str(self.live_file),
+            "scenes": [str(p) for p in self.scenes], "live_file": str(self.live_file),
             "ladder_s": [c.duration_s for c in self.ladder],
-            "models": {
-                "int8": _pair_json(self.int8),
-                "fp32": _pair_json(self.fp32),
-                "edge_preset": _pair_json(self.edge),
-                "edge_untrained": self.edge_untrained,
-            },
+            "models": {"int8": _pair_json(self.int8), "fp32": _pair_json(self.fp32),
+                       "edge_preset": _pair_json(self.edge), "edge_untrained": self.edge_untrained},
         }
 
 
@@ -134,10 +118,8 @@ def _twins(folder: Path, int8: ModelPair, notes: list[str]) -> ModelPair | None:
         if twin and bundled and twin != bundled:
             names = [open_session(p, expect_kind=kind)[1] for p in (twin, bundled)]
             if (names[0].name, names[0].version) != (names[1].name, names[1].version):
-                notes.append(
-                    f"fp32 {kind} twin {twin.name} is {names[0].name}@{names[0].version}, "
-                    f"the bundled one {names[1].name}@{names[1].version}: not the same model"
-                )
+                notes.append(f"fp32 {kind} twin {twin.name} is {names[0].name}@{names[0].version}, "
+                             f"the bundled one {names[1].name}@{names[1].version}: not the same model")
     if int8.voice and not voice.is_file():
         notes.append(f"no fp32 voice twin {voice}: the fp32 rows use the INT8 voice model")
     return pair
@@ -153,17 +135,11 @@ def _model_file(path: Path | None, kind: str) -> dict:
 
     _, info = open_session(path, expect_kind=kind)
     metrics = info.json_field("metrics", {}) or {}
-    return {
-        "present": True,
-        "path": str(path),
-        "bytes": path.stat().st_size,
-        "mb": round(path.stat().st_size / MB, 2),
-        "name": info.name,
-        "version": info.version,
-        "trained_on": info.metadata.get("talkratio.trained_on", ""),
-        "parameters": int(metrics.get("parameters") or model_parameters(path)),
-        "features": json.loads(info.features.to_json()),
-    }
+    return {"present": True, "path": str(path), "bytes": path.stat().st_size,
+            "mb": round(path.stat().st_size / MB, 2), "name": info.name, "version": info.version,
+            "trained_on": info.metadata.get("talkratio.trained_on", ""),
+            "parameters": int(metrics.get("parameters") or model_parameters(path)),
+            "features": json.loads(info.features.to_json())}
 
 
 def _preset_of(parameters: int, presets: list[dict]) -> str | None:
@@ -189,33 +165,20 @@ def models(ctx: Context) -> dict:
             ctx.edge, ctx.edge_untrained = ModelPair("edge-untrained", int8, ctx.int8.voice), True
         except Exception as exc:  # the exporter's failure costs the edge figure, not the run
             log.exception("exporting the untrained edge preset failed")
-            ctx.notes.append(
-                f"edge preset not exported ({type(exc).__name__}: {exc}): no edge figure"
-            )
+            ctx.notes.append(f"edge preset not exported ({type(exc).__name__}: {exc}): no edge figure")
     said = f"{stt.get('trained_on', '')} {stt.get('name', '')}".lower()
     untrained = any(word in said for word in ("untrained", "placeholder", "random"))
     if untrained:
-        ctx.notes.append(
-            "the bundled STT model says it is untrained (a placeholder): its CER means nothing"
-        )
+        ctx.notes.append("the bundled STT model says it is untrained (a placeholder): its CER means nothing")
     total = sum(m.get("bytes", 0) for m in (stt, voice))
-    return {
-        "bundled": {"stt": stt, "voice": voice},
-        "bundled_total_mb": round(total / MB, 2),
-        "bundled_stt_preset": ctx.bundled_preset,
-        "bundled_stt_untrained_hint": untrained,
-        "fp32_twins": {
-            k: _model_file(p, k)
-            for k, p in (
-                ("stt", ctx.fp32.stt if ctx.fp32 else None),
-                ("voice", ctx.fp32.voice if ctx.fp32 else None),
-            )
-        },
-        "presets": presets,
-        "research_parameters_m": RESEARCH_PARAMETERS_M,
-        "edge_preset_model": str(ctx.edge.stt) if ctx.edge else str(ctx.int8.stt),
-        "edge_preset_untrained": ctx.edge_untrained,
-    }
+    return {"bundled": {"stt": stt, "voice": voice}, "bundled_total_mb": round(total / MB, 2),
+            "bundled_stt_preset": ctx.bundled_preset, "bundled_stt_untrained_hint": untrained,
+            "fp32_twins": {k: _model_file(p, k) for k, p in
+                           (("stt", ctx.fp32.stt if ctx.fp32 else None),
+                            ("voice", ctx.fp32.voice if ctx.fp32 else None))},
+            "presets": presets, "research_parameters_m": RESEARCH_PARAMETERS_M,
+            "edge_preset_model": str(ctx.edge.stt) if ctx.edge else str(ctx.int8.stt),
+            "edge_preset_untrained": ctx.edge_untrained}
 
 
 # --------------------------------------------------------------------------- speed
@@ -232,24 +195,16 @@ def stages(ctx: Context) -> dict:
         for threads in ctx.options.threads:
             recognizers = load_pair(pair, threads)
             warm_up(recognizers)
-            for where, paths, vad in (
-                ("scenes", ctx.scenes, True),
-                ("utterances", [Path(c.audio) for c in ctx.ladder], False),
-            ):
+            for where, paths, vad in (("scenes", ctx.scenes, True),
+                                      ("utterances", [Path(c.audio) for c in ctx.ladder], False)):
                 cost = stage_costs(paths, recognizers, whole_pipeline=vad, vad=vad)
-                runs.append(
-                    {"models": pair.label, "threads": threads, "audio": where, **cost.to_json()}
-                )
+                runs.append({"models": pair.label, "threads": threads, "audio": where, **cost.to_json()})
     if ctx.edge is not None:
         recognizers = load_pair(ctx.edge, 1)
         warm_up(recognizers)
         cost = stage_costs(ctx.scenes, recognizers)
         runs.append({"models": ctx.edge.label, "threads": 1, "audio": "scenes", **cost.to_json()})
-    return {
-        "scene_audio_s": round(audio_s, 1),
-        "runs": runs,
-        "scene_statistics": scene_statistics(ctx),
-    }
+    return {"scene_audio_s": round(audio_s, 1), "runs": runs, "scene_statistics": scene_statistics(ctx)}
 
 
 def scene_statistics(ctx: Context) -> list[dict]:
@@ -260,16 +215,8 @@ def scene_statistics(ctx: Context) -> list[dict]:
         truth_file = path.with_suffix(".json")
         truth = json.loads(truth_file.read_text()).get("summary", {}) if truth_file.exists() else {}
         measured = analysis.summary.to_json()
-        rows.append(
-            {
-                "scene": path.name,
-                **{
-                    f"{key}_{side}": source.get(key)
-                    for key in SCENE_KEYS
-                    for side, source in (("truth", truth), ("measured", measured))
-                },
-            }
-        )
+        rows.append({"scene": path.name, **{f"{key}_{side}": source.get(key) for key in SCENE_KEYS
+                                            for side, source in (("truth", truth), ("measured", measured))}})
     return rows
 
 
@@ -281,13 +228,8 @@ def ladder(ctx: Context) -> dict:
             recognizers = load_pair(pair, threads)
             warm_up(recognizers)
             for x in samples:
-                rows.append(
-                    {
-                        "models": pair.label,
-                        "threads": threads,
-                        **utterance_latency(x, recognizers).to_json(),
-                    }
-                )
+                rows.append({"models": pair.label, "threads": threads,
+                             **utterance_latency(x, recognizers).to_json()})
     return {"rows": rows}
 
 
@@ -322,14 +264,11 @@ def compute(ctx: Context) -> dict:
         achieved = macs.macs_per_audio_s * SESSION_TIMING_S / seconds / 1e9
         roof = peak.int8_square if "int8" in label else peak.fp32_square
         row = peak.int8_row if "int8" in label else peak.fp32_row
-        out["stt"][label] = {
-            **macs.to_json(),
-            "session_rtf": round(seconds / SESSION_TIMING_S, 5),
-            "achieved_gmacs": round(achieved, 2),
-            "share_of_square_peak": round(achieved / roof, 3),
-            "share_of_row_peak": round(achieved / row, 3),
-            "rtf_at_square_peak": round(macs.macs_per_audio_s / 1e9 / roof, 5),
-        }
+        out["stt"][label] = {**macs.to_json(), "session_rtf": round(seconds / SESSION_TIMING_S, 5),
+                             "achieved_gmacs": round(achieved, 2),
+                             "share_of_square_peak": round(achieved / roof, 3),
+                             "share_of_row_peak": round(achieved / row, 3),
+                             "rtf_at_square_peak": round(macs.macs_per_audio_s / 1e9 / roof, 5)}
     if ctx.int8.voice is not None:
         out["voice_bundled_int8"] = count_macs(ctx.int8.voice).to_json()
     return out
@@ -353,25 +292,17 @@ def _engine_summary(run: dict, trace, refs: dict[str, str]) -> dict:
     seconds = [t["seconds"] for t in timings]
     audio = [t["audio_s"] for t in timings]
     hyps = [normalise(t["text"]) or "" for t in timings]
-    return {
-        "available": True,
-        "threads": run["threads"],
-        "load_s": round(run["load_s"], 2),
-        "model_mib": round(run["model_mib"], 1),
-        "peak_rss_mib": round(trace.peak_rss_mib, 1),
-        "mean_ms": round(1e3 * statistics.fmean(seconds), 1),
-        **{k: v for k, v in latency_stats(seconds).to_json().items() if k != "count"},
-        "rtf": round(sum(seconds) / sum(audio), 4),
-        "settings": run["settings"],
-        "cer_note": round(cer([refs[t["id"]] for t in timings], hyps), 3),
-        "per_utterance_s": [round(s, 4) for s in seconds],
-    }
+    return {"available": True, "threads": run["threads"], "load_s": round(run["load_s"], 2),
+            "model_mib": round(run["model_mib"], 1), "peak_rss_mib": round(trace.peak_rss_mib, 1),
+            "mean_ms": round(1e3 * statistics.fmean(seconds), 1),
+            **{k: v for k, v in latency_stats(seconds).to_json().items() if k != "count"},
+            "rtf": round(sum(seconds) / sum(audio), 4), "settings": run["settings"],
+            "cer_note": round(cer([refs[t["id"]] for t in timings], hyps), 3),
+            "per_utterance_s": [round(s, 4) for s in seconds]}
 
 
 def _engine_env(threads: int) -> dict[str, str]:
-    pinned = {
-        k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    }
+    pinned = {k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     return {**os.environ, **pinned}
 
 
@@ -382,46 +313,24 @@ def peers(ctx: Context) -> dict:
     refs = {c.id: c.text for c in subset}
     work = Path(ctx.options.work_dir)
     listing = work / "peer_utterances.json"
-    listing.write_text(
-        json.dumps([{"id": c.id, "audio": c.audio} for c in subset], ensure_ascii=False)
-    )
+    listing.write_text(json.dumps([{"id": c.id, "audio": c.audio} for c in subset], ensure_ascii=False))
     engines = {}
     for name in ENGINES:
-        why = (
-            engine_available(name)
-            if (ctx.options.peers or name == "talkratio")
-            else "peers skipped (--no-peers)"
-        )
+        why = engine_available(name) if (ctx.options.peers or name == "talkratio") else "peers skipped (--no-peers)"
         if why:
             engines[name] = {"available": False, "note": why}
             continue
         out = work / f"engine_{name}.json"
-        argv = [
-            sys.executable,
-            "-m",
-            "benchmarks.engines",
-            name,
-            "--utterances",
-            str(listing),
-            "--out",
-            str(out),
-            "--threads",
-            "1",
-            "--stt-model",
-            str(ctx.int8.stt),
-        ]
+        argv = [sys.executable, "-m", "benchmarks.engines", name, "--utterances", str(listing),
+                "--out", str(out), "--threads", "1", "--stt-model", str(ctx.int8.stt)]
         argv += ["--voice-model", str(ctx.int8.voice)] if ctx.int8.voice else []
         trace = trace_command(argv, timeout_s=900, env=_engine_env(1))
         if trace.returncode != 0 or not out.exists():
             engines[name] = {"available": False, "note": trace.stderr.strip()[-300:]}
             continue
         engines[name] = _engine_summary(json.loads(out.read_text()), trace, refs)
-    return {
-        "utterances": len(subset),
-        "audio_s": round(sum(c.duration_s for c in subset), 1),
-        "engines": engines,
-        "speedup": _speedups(engines),
-    }
+    return {"utterances": len(subset), "audio_s": round(sum(c.duration_s for c in subset), 1),
+            "engines": engines, "speedup": _speedups(engines)}
 
 
 def _speedups(engines: dict) -> dict:
@@ -432,11 +341,9 @@ def _speedups(engines: dict) -> dict:
     for name, run in engines.items():
         if name != "talkratio" and run.get("available"):
             ratios = np.asarray(run["per_utterance_s"]) / np.asarray(ours["per_utterance_s"])
-            result[name] = {
-                "mean_time_ratio": round(run["mean_ms"] / ours["mean_ms"], 1),
-                "median_per_utterance_ratio": round(float(np.median(ratios)), 1),
-                "min_per_utterance_ratio": round(float(ratios.min()), 1),
-            }
+            result[name] = {"mean_time_ratio": round(run["mean_ms"] / ours["mean_ms"], 1),
+                            "median_per_utterance_ratio": round(float(np.median(ratios)), 1),
+                            "min_per_utterance_ratio": round(float(ratios.min()), 1)}
     return result
 
 
@@ -449,28 +356,21 @@ def analyze(ctx: Context) -> dict:
     runs = []
     for recording in (ctx.scenes[0], ctx.live_file):
         trace = run_analyze(recording, stt=ctx.int8.stt, voice=ctx.int8.voice)
-        runs.append(
-            {
-                "recording": str(recording),
-                "audio_s": round(len(load_audio(recording)) / SAMPLE_RATE, 1),
-                "peak_rss_mib": round(trace.peak_rss_mib, 1),
-                "wall_s": round(trace.wall_s, 2),
-                "returncode": trace.returncode,
-                "error_tail": trace.stderr.strip()[-300:] if trace.returncode else "",
-            }
-        )
-    floor = trace_command(
-        [sys.executable, "-c", "import numpy, onnxruntime, webrtcvad, soundfile"], timeout_s=120
-    )
+        runs.append({"recording": str(recording),
+                     "audio_s": round(len(load_audio(recording)) / SAMPLE_RATE, 1),
+                     "peak_rss_mib": round(trace.peak_rss_mib, 1), "wall_s": round(trace.wall_s, 2),
+                     "returncode": trace.returncode,
+                     "error_tail": trace.stderr.strip()[-300:] if trace.returncode else ""})
+    floor = trace_command([sys.executable, "-c", "import numpy, onnxruntime, webrtcvad, soundfile"],
+                          timeout_s=120)
     return {**runs[0], "runs": runs, "import_floor_rss_mib": round(floor.peak_rss_mib, 1)}
 
 
 def live(ctx: Context) -> dict:
     audio_s = len(load_audio(ctx.live_file)) / SAMPLE_RATE
     with tempfile.TemporaryDirectory(dir=ctx.options.work_dir) as folder:
-        run = run_live(
-            ctx.live_file, audio_s, Path(folder), threads=1, stt=ctx.int8.stt, voice=ctx.int8.voice
-        )
+        run = run_live(ctx.live_file, audio_s, Path(folder), threads=1, stt=ctx.int8.stt,
+                       voice=ctx.int8.voice)
     result = run.to_json()
     result["error_tail"] = run.trace.stderr.strip()[-300:] if run.trace.returncode else ""
     return result
@@ -500,26 +400,15 @@ def accuracy(ctx: Context) -> dict:
     test = acc.noisy_copies(ctx.clips, Path(ctx.options.noise))
     stt_models = {"int8": ctx.int8.stt, **({"fp32": ctx.fp32.stt} if ctx.fp32 else {})}
     stt_models |= _other_stt_models(Path(ctx.options.twins_dir), set(stt_models.values()))
-    stt = {
-        label: acc.cer_table(SpeechRecognizer(path).transcribe, test, denoised=label == "int8")
-        for label, path in stt_models.items()
-    }
+    stt = {label: acc.cer_table(SpeechRecognizer(path).transcribe, test, denoised=label == "int8")
+           for label, path in stt_models.items()}
     taggers = {"pitch": PitchVoiceTagger()}
     if ctx.int8.voice:
         taggers["learned int8"] = VoiceTagger(ctx.int8.voice)
     if ctx.fp32 and ctx.fp32.voice and ctx.fp32.voice != ctx.int8.voice:
         taggers["learned fp32"] = VoiceTagger(ctx.fp32.voice)
-    voice = {
-        label: acc.voice_table(lambda x, t=tagger: t.tag(x).voice, test)
-        for label, tagger in taggers.items()
-    }
-    return {
-        "utterances": len(ctx.clips),
-        "audio_s": round(sum(c.duration_s for c in ctx.clips), 1),
-        "noise": str(ctx.options.noise)
-        if Path(ctx.options.noise).exists()
-        else "generated home noise",
-        "stt_cer": stt,
-        "voice": voice,
-        "stt_models": {k: str(v) for k, v in stt_models.items()},
-    }
+    voice = {label: acc.voice_table(lambda x, t=tagger: t.tag(x).voice, test)
+             for label, tagger in taggers.items()}
+    return {"utterances": len(ctx.clips), "audio_s": round(sum(c.duration_s for c in ctx.clips), 1),
+            "noise": str(ctx.options.noise) if Path(ctx.options.noise).exists() else "generated home noise",
+            "stt_cer": stt, "voice": voice, "stt_models": {k: str(v) for k, v in stt_models.items()}}

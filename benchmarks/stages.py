@@ -65,13 +65,10 @@ class StageCost:
         return per_stage
 
     def to_json(self) -> dict:
-        return {
-            "audio_s": round(self.audio_s, 2),
-            "utterances": self.utterances,
-            "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
-            "whole_s": None if self.whole_s is None else round(self.whole_s, 3),
-            "rtf": {k: round(v, 5) for k, v in self.rtf().items()},
-        }
+        return {"audio_s": round(self.audio_s, 2), "utterances": self.utterances,
+                "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
+                "whole_s": None if self.whole_s is None else round(self.whole_s, 3),
+                "rtf": {k: round(v, 5) for k, v in self.rtf().items()}}
 
 
 def timed(call: Callable[[], object]) -> tuple[object, float]:
@@ -91,9 +88,7 @@ def _segments_of(path: Path, cost: StageCost) -> list[Segment]:
     blocks, seconds = timed(lambda: list(iter_audio_blocks(path)))
     cost.add("decode", seconds)
     cost.audio_s += sum(b.size for b in blocks) / SAMPLE_RATE
-    segments, seconds = timed(
-        lambda: list(segment_stream(iter(blocks), PipelineOptions().segmenter))
-    )
+    segments, seconds = timed(lambda: list(segment_stream(iter(blocks), PipelineOptions().segmenter)))
     cost.add("vad", seconds)
     return segments
 
@@ -119,32 +114,16 @@ def _store_timed(segments: Sequence[Segment], recognizers: Recognizers, cost: St
     from edge.store import Store
 
     now = time.time()
-    records = [
-        Utterance(
-            s.start,
-            s.end,
-            now + s.start,
-            "female",
-            0.9,
-            "밥 먹자",
-            2,
-            2,
-            True,
-            recognizers.stt_model,
-            recognizers.voice_model,
-            "benchmark",
-        )
-        for s in segments
-    ]
+    records = [Utterance(s.start, s.end, now + s.start, "female", 0.9, "밥 먹자", 2, 2, True,
+                         recognizers.stt_model, recognizers.voice_model, "benchmark") for s in segments]
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.db") as store:
         for record in records:
             _, seconds = timed(lambda r=record: store.add(r))
             cost.add("store", seconds)
 
 
-def stage_costs(
-    paths: Sequence[Path], recognizers: Recognizers, whole_pipeline: bool = True, vad: bool = True
-) -> StageCost:
+def stage_costs(paths: Sequence[Path], recognizers: Recognizers, whole_pipeline: bool = True,
+                vad: bool = True) -> StageCost:
     """Per-stage cost over recordings (``vad``) or over single utterances (``vad=False``:
     each file is one utterance, as the recognisers see it after the segmenter)."""
     cost = StageCost()
@@ -171,9 +150,7 @@ def whole_pipeline_seconds(paths: Sequence[Path], recognizers: Recognizers) -> f
     return whole_pipeline(paths, recognizers)[0]
 
 
-def whole_pipeline(
-    paths: Sequence[Path], recognizers: Recognizers
-) -> tuple[float, list[FileAnalysis]]:
+def whole_pipeline(paths: Sequence[Path], recognizers: Recognizers) -> tuple[float, list[FileAnalysis]]:
     """Seconds of analyze_file + storing, over ``paths``, and the analyses themselves."""
     from edge.store import Store
 
@@ -191,9 +168,7 @@ def whole_pipeline(
 
 def warm_up(recognizers: Recognizers, seconds: float = 2.0) -> None:
     """One pass over noise so that first-call costs (allocations, thread pools) are not timed."""
-    samples = (
-        np.random.default_rng(0).normal(0, 0.05, int(seconds * SAMPLE_RATE)).astype(np.float32)
-    )
+    samples = np.random.default_rng(0).normal(0, 0.05, int(seconds * SAMPLE_RATE)).astype(np.float32)
     recognizers.voice.tag(samples)
     recognizers.stt.transcribe(samples)
 
@@ -215,30 +190,19 @@ class UtteranceLatency:
         return self.features_s + self.stt_s + self.voice_s
 
     def to_json(self) -> dict:
-        return {
-            "audio_s": round(self.audio_s, 2),
-            "features_ms": round(self.features_s * 1e3, 2),
-            "stt_ms": round(self.stt_s * 1e3, 2),
-            "voice_ms": round(self.voice_s * 1e3, 2),
-            "total_ms": round(self.total_s * 1e3, 2),
-            "rtf": round(self.total_s / self.audio_s, 5),
-        }
+        return {"audio_s": round(self.audio_s, 2), "features_ms": round(self.features_s * 1e3, 2),
+                "stt_ms": round(self.stt_s * 1e3, 2), "voice_ms": round(self.voice_s * 1e3, 2),
+                "total_ms": round(self.total_s * 1e3, 2), "rtf": round(self.total_s / self.audio_s, 5)}
 
 
-def utterance_latency(
-    samples: np.ndarray, recognizers: Recognizers, repeats: int = 3
-) -> UtteranceLatency:
+def utterance_latency(samples: np.ndarray, recognizers: Recognizers, repeats: int = 3) -> UtteranceLatency:
     """Best of ``repeats`` for each part of recognising one utterance."""
     best: UtteranceLatency | None = None
     for _ in range(repeats):
         cost = StageCost()
         _recognise_timed(samples, recognizers, cost)
-        run = UtteranceLatency(
-            samples.size / SAMPLE_RATE,
-            cost.seconds["features"],
-            cost.seconds["stt"],
-            cost.seconds["voice"],
-        )
+        run = UtteranceLatency(samples.size / SAMPLE_RATE, cost.seconds["features"],
+                               cost.seconds["stt"], cost.seconds["voice"])
         best = run if best is None or run.total_s < best.total_s else best
     assert best is not None
     return best

@@ -65,13 +65,8 @@ def _export_graph(model, n_bins: int, path: Path) -> None:
 
     example = torch.zeros(1, PARITY_FRAMES, n_bins)
     torch.onnx.export(
-        LogProbs(model).eval(),
-        (example,),
-        str(path),
-        input_names=["features"],
-        output_names=["log_probs"],
-        opset_version=OPSET,
-        dynamo=False,
+        LogProbs(model).eval(), (example,), str(path), input_names=["features"],
+        output_names=["log_probs"], opset_version=OPSET, dynamo=False,
         dynamic_axes={"features": {1: "frames"}, "log_probs": {1: "out_frames"}},
     )
 
@@ -82,9 +77,7 @@ def parity_max_abs(model, path: Path, n_bins: int, seed: int = 0) -> float:
 
     from edge.onnx_model import open_session
 
-    features = (
-        np.random.default_rng(seed).standard_normal((1, PARITY_FRAMES, n_bins)).astype(np.float32)
-    )
+    features = np.random.default_rng(seed).standard_normal((1, PARITY_FRAMES, n_bins)).astype(np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(features))[0].numpy()
     session, _ = open_session(path, expect_kind="stt")
@@ -121,12 +114,8 @@ def _metadata(state: dict, tokens: list[str], name: str, parity: float, paramete
         "features": state["features"],
         "vocab": tokens,
         "trained_on": state.get("trained_on", "unknown"),
-        "metrics": {
-            "parameters": parameters,
-            "parity_max_abs": parity,
-            "epochs": state.get("epoch"),
-            "best_dev_cer": state.get("best_cer"),
-        },
+        "metrics": {"parameters": parameters, "parity_max_abs": parity, "epochs": state.get("epoch"),
+                    "best_dev_cer": state.get("best_cer")},
     }
 
 
@@ -136,26 +125,15 @@ def _score(paths: dict[str, Path], manifest: Path, snrs: list[float], noise: Pat
 
     entries = read_manifest(manifest)
     bank = noise_bank(noise)
-    metrics = {
-        kind: evaluate(onnx_scorer(path), entries, snrs, bank) for kind, path in paths.items()
-    }
+    metrics = {kind: evaluate(onnx_scorer(path), entries, snrs, bank) for kind, path in paths.items()}
     metrics["eval_manifest"] = f"{manifest.name}: {len(entries)} utterances"
     if "int8" in metrics:
-        metrics["int8_cer_delta"] = round(
-            metrics["int8"]["clean"]["cer"] - metrics["fp32"]["clean"]["cer"], 4
-        )
+        metrics["int8_cer_delta"] = round(metrics["int8"]["clean"]["cer"] - metrics["fp32"]["clean"]["cer"], 4)
     return metrics
 
 
-def export_ds2(
-    checkpoint: Path,
-    out: Path,
-    int8_out: Path | None = None,
-    eval_manifest: Path | None = None,
-    snrs: tuple[float, ...] = (),
-    noise: Path | None = None,
-    name: str | None = None,
-) -> ExportReport:
+def export_ds2(checkpoint: Path, out: Path, int8_out: Path | None = None, eval_manifest: Path | None = None,
+               snrs: tuple[float, ...] = (), noise: Path | None = None, name: str | None = None) -> ExportReport:
     """Export, check parity, optionally quantize and score; metadata on every file written."""
     from export.onnx_utils import quantize_int8, read_metadata, size_ratio, write_metadata
     from training.ds2.model import parameter_count
@@ -166,31 +144,20 @@ def export_ds2(
     out.parent.mkdir(parents=True, exist_ok=True)
     _export_graph(model, n_bins, out)
     parameters = parameter_count(model)
-    write_metadata(
-        out, _metadata(state, tokenizer.tokens, name or checkpoint.stem, 0.0, parameters)
-    )
+    write_metadata(out, _metadata(state, tokenizer.tokens, name or checkpoint.stem, 0.0, parameters))
     parity = parity_max_abs(model, out, n_bins)
     if parity > PARITY_TOLERANCE:
         raise ExportError(f"fp32 ONNX differs from torch by {parity:.2e} (> {PARITY_TOLERANCE:g})")
     metrics = json.loads(read_metadata(out)["talkratio.metrics"]) | {"parity_max_abs": parity}
     write_metadata(out, {"metrics": metrics})
-    report = {
-        "fp32": str(out),
-        "int8": None,
-        "parameters": parameters,
-        "parity_max_abs": parity,
-        "fp32_bytes": out.stat().st_size,
-    }
+    report = {"fp32": str(out), "int8": None, "parameters": parameters, "parity_max_abs": parity,
+              "fp32_bytes": out.stat().st_size}
     paths = {"fp32": out}
     if int8_out is not None:
         int8_out.parent.mkdir(parents=True, exist_ok=True)
         quantize_int8(out, int8_out)
-        report |= {
-            "int8": str(int8_out),
-            "int8_bytes": int8_out.stat().st_size,
-            "int8_size_ratio": round(size_ratio(int8_out, out), 4),
-            "int8_ops": check_quantized(int8_out),
-        }
+        report |= {"int8": str(int8_out), "int8_bytes": int8_out.stat().st_size,
+                   "int8_size_ratio": round(size_ratio(int8_out, out), 4), "int8_ops": check_quantized(int8_out)}
         paths["int8"] = int8_out
     if eval_manifest is not None:
         metrics |= _score(paths, eval_manifest, list(snrs), noise)
@@ -203,19 +170,10 @@ def export_ds2(
 def cli(
     checkpoint: Annotated[Path, typer.Argument(help="training checkpoint (best.pt or last.pt)")],
     out: Annotated[Path, typer.Option(help="fp32 ONNX file to write")],
-    int8: Annotated[
-        bool, typer.Option(help="also write the INT8 model beside it (NAME.int8.onnx)")
-    ] = False,
-    int8_out: Annotated[
-        Optional[Path], typer.Option(help="INT8 file path (implies --int8)")
-    ] = None,
-    eval_manifest: Annotated[
-        Optional[Path], typer.Option("--eval", help="held-out manifest to score fp32 and INT8 on")
-    ] = None,
-    snr: Annotated[
-        Optional[list[float]],
-        typer.Option(help="also score at this SNR (dB) with --eval; repeatable"),
-    ] = None,
+    int8: Annotated[bool, typer.Option(help="also write the INT8 model beside it (NAME.int8.onnx)")] = False,
+    int8_out: Annotated[Optional[Path], typer.Option(help="INT8 file path (implies --int8)")] = None,
+    eval_manifest: Annotated[Optional[Path], typer.Option("--eval", help="held-out manifest to score fp32 and INT8 on")] = None,
+    snr: Annotated[Optional[list[float]], typer.Option(help="also score at this SNR (dB) with --eval; repeatable")] = None,
     noise: Annotated[Optional[Path], typer.Option(help="noise.jsonl for the noisy scores")] = None,
     name: Annotated[Optional[str], typer.Option(help="model name in the metadata")] = None,
 ) -> None:

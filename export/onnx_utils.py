@@ -18,9 +18,7 @@ META_PREFIX = "talkratio."
 
 
 def _as_text(value) -> str:
-    return (
-        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
-    )
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def write_metadata(path: str | Path, metadata: dict) -> None:

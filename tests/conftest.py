@@ -145,9 +145,7 @@ def build_scene(folder: Path, lines=SCENE_LINES, noise_rms: float = SCENE_NOISE_
     pieces, truth, t = [np.zeros(int(SCENE_LEAD_S * SAMPLE_RATE), np.float32)], [], SCENE_LEAD_S
     for voice, text, gap_after_s in lines:
         clip = speak(text, SCENE_VOICES[voice], folder)
-        truth.append(
-            TalkSpan(t, t + clip.size / SAMPLE_RATE, voice, speaker=PARENT_OF_VOICE[voice])
-        )
+        truth.append(TalkSpan(t, t + clip.size / SAMPLE_RATE, voice, speaker=PARENT_OF_VOICE[voice]))
         pieces += [clip, np.zeros(int(gap_after_s * SAMPLE_RATE), np.float32)]
         t += clip.size / SAMPLE_RATE + int(gap_after_s * SAMPLE_RATE) / SAMPLE_RATE
     audio = np.concatenate(pieces)

@@ -55,16 +55,9 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     model = DeepSpeech2(preset_config("tiny", LOGMEL.n_bins, len(tokenizer))).eval()
     checkpoint = folder / "tiny.pt"
-    torch.save(
-        {
-            "model_args": model.config.to_dict(),
-            "model": model.state_dict(),
-            "tokenizer": tokenizer.to_json(),
-            "features": LOGMEL.to_json(),
-            "trained_on": "nothing (test)",
-        },
-        checkpoint,
-    )
+    torch.save({"model_args": model.config.to_dict(), "model": model.state_dict(),
+                "tokenizer": tokenizer.to_json(), "features": LOGMEL.to_json(),
+                "trained_on": "nothing (test)"}, checkpoint)
     report = export_ds2(checkpoint, folder / "tiny.onnx", folder / "tiny.int8.onnx")
     return model, tokenizer, report
 

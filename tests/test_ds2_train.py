@@ -33,15 +33,8 @@ def corpus(tmp_path_factory) -> Path:
     for i, text in enumerate(TEXTS):
         wav = folder / f"u{i}.wav"
         subprocess.run(["espeak-ng", "-v", "ko", "-s", "160", "-w", str(wav), text], check=True)
-        rows.append(
-            {
-                "audio": wav.name,
-                "text": text,
-                "duration_s": sf.info(str(wav)).duration,
-                "speaker": "espeak",
-                "gender": "male",
-            }
-        )
+        rows.append({"audio": wav.name, "text": text, "duration_s": sf.info(str(wav)).duration,
+                     "speaker": "espeak", "gender": "male"})
     (folder / "m.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return folder / "m.jsonl"
 
@@ -75,9 +68,7 @@ def test_exported_model_transcribes_what_it_learned(trained, corpus, tmp_path):
     report = export_ds2(trained / "best.pt", tmp_path / "m.onnx", tmp_path / "m.int8.onnx", corpus)
     assert report.metrics["fp32"]["clean"]["cer"] <= 0.05
     recognizer = SpeechRecognizer(tmp_path / "m.int8.onnx", beam_width=4)
-    hyps = [
-        recognizer.transcribe(load_audio(corpus.parent / f"u{i}.wav")) for i in range(len(TEXTS))
-    ]
+    hyps = [recognizer.transcribe(load_audio(corpus.parent / f"u{i}.wav")) for i in range(len(TEXTS))]
     assert cer(list(TEXTS), hyps) <= 0.1
 
 
@@ -102,26 +93,9 @@ def test_resume_continues_with_the_identical_next_step_loss(corpus, tmp_path):
 def test_two_process_ddp_on_cpu(corpus, tmp_path):
     run, config = tmp_path / "ddp", tmp_path / "ddp.toml"
     config.write_text('preset = "tiny"\nmax_batch_s = 3.2  # two ~1.5 s utterances a batch\n')
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "training.ds2.train",
-        "--config",
-        str(config),
-        "--epochs",
-        "1",
-        "--train",
-        str(corpus),
-        "--dev",
-        str(corpus),
-        "--out",
-        str(run),
-    ]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+               "-m", "training.ds2.train", "--config", str(config), "--epochs", "1",
+               "--train", str(corpus), "--dev", str(corpus), "--out", str(run)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -21,14 +21,11 @@ MAX_NEW_SENTENCE_CER = 0.25  # the model card reports ~0.1 on the held-out test 
 
 
 def test_edge_runtime_never_imports_torch():
-    code = (
-        "import sys, numpy as np; from edge.stt import SpeechRecognizer; "
-        "SpeechRecognizer().transcribe(np.zeros(16000, np.float32)); "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
-    )
+    code = ("import sys, numpy as np; from edge.stt import SpeechRecognizer; "
+            "SpeechRecognizer().transcribe(np.zeros(16000, np.float32)); "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')))")
+    done = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True,
+                          check=True)
     assert json.loads(done.stdout) == []
 
 
@@ -54,10 +51,8 @@ def test_silence_and_too_short_audio_give_text_not_errors():
 
 def test_log_probs_shape_follows_the_audio_length():
     recognizer = SpeechRecognizer()
-    one, two = (
-        recognizer.log_probs(np.random.default_rng(0).normal(0, 0.1, n).astype(np.float32))
-        for n in (16000, 32000)
-    )
+    one, two = (recognizer.log_probs(np.random.default_rng(0).normal(0, 0.1, n).astype(np.float32))
+                for n in (16000, 32000))
     assert one.shape[1] == two.shape[1] == len(recognizer.tokens)
     assert abs(two.shape[0] - 2 * one.shape[0]) <= 1
 
@@ -69,12 +64,7 @@ def test_wrong_kind_of_model_is_refused(tmp_path):
         SpeechRecognizer(beam_width=0)
 
 
-UNSEEN = (
-    "이제 잘 시간이야",
-    "오늘 하루 어땠어",
-    "엄마가 안아 줄게",
-    "밖에 나가서 놀까",
-)  # held out of training
+UNSEEN = ("이제 잘 시간이야", "오늘 하루 어땠어", "엄마가 안아 줄게", "밖에 나가서 놀까")  # held out of training
 VOICES = (("ko+f2", "60", "160"), ("ko+m3", "40", "150"))  # espeak variant, pitch, words per minute
 
 
@@ -89,9 +79,7 @@ def test_bundled_model_transcribes_new_sentences_by_new_voices(tmp_path):
     refs, hyps = [], []
     for index, (text, (variant, pitch, wpm)) in enumerate(itertools.product(UNSEEN, VOICES)):
         wav = tmp_path / f"{index}.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", variant, "-p", pitch, "-s", wpm, "-w", str(wav), text], check=True
-        )
+        subprocess.run(["espeak-ng", "-v", variant, "-p", pitch, "-s", wpm, "-w", str(wav), text], check=True)
         refs.append(text)
         hyps.append(recognizer.transcribe(load_audio(wav)))
     assert cer(refs, hyps) <= MAX_NEW_SENTENCE_CER, list(zip(refs, hyps, strict=True))

@@ -28,9 +28,7 @@ def test_data_commands_do_not_import_torch():
 
 def test_top_level_help_lists_every_subcommand():
     for module, commands in (("training.cli", TRAIN_COMMANDS), ("export.cli", EXPORT_COMMANDS)):
-        code = (
-            f"from {module} import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
-        )
+        code = f"from {module} import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         for name in commands:
             assert name in out.stdout, (module, name)

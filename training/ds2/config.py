@@ -135,3 +135,4 @@ def load_config(name_or_path: str, **overrides) -> TrainConfig:
 
 def config_to_dict(config: TrainConfig) -> dict:
     return dataclasses.asdict(config)
+

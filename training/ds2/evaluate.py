@@ -118,11 +118,7 @@ def score(refs: Sequence[str], hyps: Sequence[str]) -> dict:
     A sentence is unseen when the sentence bank holds it out of training
     (``training.sentences.is_held_out``): the figure for new sentences.
     """
-    result = {
-        "cer": round(cer(refs, hyps), 4),
-        "wer": round(wer(refs, hyps), 4),
-        "utterances": len(refs),
-    }
+    result = {"cer": round(cer(refs, hyps), 4), "wer": round(wer(refs, hyps), 4), "utterances": len(refs)}
     unseen = [(r, h) for r, h in zip(refs, hyps, strict=True) if is_held_out(r)]
     if unseen:
         u_refs, u_hyps = zip(*unseen, strict=True)
@@ -147,9 +143,7 @@ def evaluate(
     for snr_db in (None, *snrs):
         key = "clean" if snr_db is None else f"snr_{snr_db:g}"
         results[key] = score(refs, transcribe(scorer, entries, snr_db, bank, beam_width))
-        log.info(
-            "%s %s: CER %.4f WER %.4f", scorer.name, key, results[key]["cer"], results[key]["wer"]
-        )
+        log.info("%s %s: CER %.4f WER %.4f", scorer.name, key, results[key]["cer"], results[key]["wer"])
     return results
 
 
