@@ -54,7 +54,8 @@ SNRS_DB = (5.0, 10.0, 15.0, 20.0)
 ROLE_WEIGHTS = {"mother": 0.35, "father": 0.28, "child": 0.2, "tv": 0.17}
 TRUE_VOICE = {"mother": "female", "father": "male", "child": "child", "tv": "other"}
 CDS_SHARE = {"mother": 0.5, "father": 0.4}  # utterances spoken to the child
-ENROL_SENTENCES = 10
+ENROL_SENTENCES = 12  # about 30 s with pauses: the household needs 20 s of speech
+ENROL_BLOCK_S = 0.5  # enrolment audio reaches the VAD in blocks, as from a microphone
 TV_LEVEL_DB = (-20.0, -6.0)
 VOICE_CLASSES = ("female", "male", "child", "other")
 TEST_SPLITS = ("test", "test_kokoro")
@@ -71,6 +72,7 @@ class Options:
     seed: int = 11
     data: Path | None = None  # voice-data folder: test-split figures too
     out: Path = RESULTS
+    model: Path | None = None  # voice model (default: the bundled one)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,11 @@ def enrolment_audio(voice: dict, rng: np.random.Generator) -> np.ndarray:
     parts = [np.concatenate([speak(voice["variant"], pool[i], change), pause]) for i in picks]
     x = np.concatenate(parts)
     return home_noise.mix_at_snr(x, home.fresh_noise(x.size, rng), 25.0).astype(np.float32)
+
+
+def blocks(x: np.ndarray) -> list[np.ndarray]:
+    step = int(ENROL_BLOCK_S * SAMPLE_RATE)
+    return [x[i : i + step] for i in range(0, x.size, step)]
 
 
 def mix(utterances: list[Utterance], snr_db: float, tv_db: float, rng) -> list[np.ndarray]:
@@ -408,7 +415,7 @@ def run(options: Options) -> dict:
 
     start = time.time()
     encoder = SpeakerEncoder()
-    tagger = load_voice_tagger()
+    tagger = load_voice_tagger(options.model)
     tagger._encoder = encoder
     scenes = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
     results = {
@@ -433,9 +440,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=Options.seed)
     parser.add_argument("--data", type=Path, default=None, help="voice-data folder (test split)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--model", type=Path, default=None, help="voice model (default: bundled)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    options = Options(args.scenes, args.utterances, args.seed, args.data, args.out)
+    options = Options(args.scenes, args.utterances, args.seed, args.data, args.out, args.model)
     results = run(options)
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "voice_type.json").write_text(json.dumps(results, indent=1))

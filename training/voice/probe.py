@@ -45,7 +45,9 @@ TEST_CONDITIONS = {"clean": None, "10dB": 10.0, "5dB": 5.0}  # test noise SNR pe
 TEST_SPLITS = ("test", "test_kokoro")  # held-out espeak-ng voices; held-out Kokoro blends
 SPLITS = ("train", "train_kokoro", "dev", *TEST_SPLITS)
 TARGET_KEPT_ACCURACY = 0.97  # dev accuracy of the answers the threshold keeps
-THRESHOLD_RANGE = (0.4, 0.8)  # never refuse more eagerly or lazily than this
+THRESHOLD_RANGE = (0.4, 0.8)
+# a regularised probe can be underconfident on voices it never heard: T below 1 allowed
+TEMPERATURE_BOUNDS = (0.2, 20.0)  # never refuse more eagerly or lazily than this
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,7 @@ def train_probe(folder: Path, options: ProbeOptions) -> dict:
         x, y = np.concatenate([x, kx]), np.concatenate([y, ky])
     model = fit(x, y, len(home.LABELS), options)
     dev_x, dev_y = flatten(dev)
-    temperature = fit_temperature(logits_of(model, dev_x), dev_y)
+    temperature = fit_temperature(logits_of(model, dev_x), dev_y, TEMPERATURE_BOUNDS)
     dev_probs = softmax(logits_of(model, dev_x), temperature)
     threshold = choose_threshold(dev_probs, dev_y)
     checkpoint = {
@@ -277,7 +279,7 @@ def cli(
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
-    if not (data / "train.npz").is_file():
+    if not (data / "train.npz").is_file() and not (data / "train.emb.npz").is_file():
         typer.echo(
             f"Error: {data} holds no train.npz; run talkratio-train voice-data first.", err=True
         )
