@@ -64,15 +64,18 @@ def test_a_child_is_not_the_mother(tagger):
 
 
 @needs_espeak
-def test_a_voice_through_a_tv_speaker_is_other(tagger):
+def test_a_voice_through_a_tv_speaker_is_other_not_the_mother(tagger):
+    """The same held-out voice direct and through six random TV loudspeakers: the TV copies
+    lean to ``other`` (the card's test split: about 9 in 10 are), and at most one is a parent."""
     from training.voice.home import loudspeaker
     from training.voiceconv import VoiceChange
 
-    rng = np.random.default_rng(5)
-    clips = [loudspeaker(mother(s, VoiceChange(f0_median_hz=210.0)), rng) for s in SENTENCES]
-    got = votes(tagger, clips)
-    assert got.count("other") >= 2, got
-    assert "female" not in got, got
+    direct = [mother(s, VoiceChange(f0_median_hz=210.0)) for s in SENTENCES]
+    played = [loudspeaker(x, np.random.default_rng(seed)) for seed in (0, 1) for x in direct]
+    p_other_direct = np.mean([tagger.tag(x).scores["other"] for x in direct])
+    results = [tagger.tag(x) for x in played]
+    assert np.mean([r.scores["other"] for r in results]) > 0.5 > p_other_direct
+    assert sum(r.voice in ("female", "male") for r in results) <= 1, [r.voice for r in results]
 
 
 def test_the_tagger_uses_a_given_embedding_and_refuses_silence(tagger):

@@ -44,7 +44,7 @@ REVERB_PROB = 0.3
 TEST_CONDITIONS = {"clean": None, "10dB": 10.0, "5dB": 5.0}  # test noise SNR per condition
 TEST_SPLITS = ("test", "test_kokoro")  # held-out espeak-ng voices; held-out Kokoro blends
 SPLITS = ("train", "train_kokoro", "dev", *TEST_SPLITS)
-TARGET_KEPT_ACCURACY = 0.97  # dev accuracy of the answers the threshold keeps
+TARGET_KEPT_ACCURACY = 0.95  # dev accuracy of the answers the threshold keeps (4 classes)
 THRESHOLD_RANGE = (0.4, 0.8)
 # a regularised probe can be underconfident on voices it never heard: T below 1 allowed
 TEMPERATURE_BOUNDS = (0.2, 20.0)  # never refuse more eagerly or lazily than this
@@ -52,11 +52,12 @@ TEMPERATURE_BOUNDS = (0.2, 20.0)  # never refuse more eagerly or lazily than thi
 
 @dataclass(frozen=True)
 class ProbeOptions:
-    hidden: int = 64  # 0: logistic regression
-    epochs: int = 400  # full-batch Adam steps
+    hidden: int = 256  # 0: logistic regression
+    epochs: int = 300  # full-batch Adam steps
     lr: float = 3e-3
     weight_decay: float = 1e-3
-    dropout: float = 0.2
+    dropout: float = 0.5  # on the embedding: no single direction of it may decide
+    kokoro_weight: int = 3  # Kokoro utterances count this many times (recorded-human timbre)
     seed: int = 0
 
 
@@ -207,7 +208,8 @@ def train_probe(folder: Path, options: ProbeOptions) -> dict:
     kokoro = np.load(extra) if extra.is_file() else None
     if kokoro is not None:
         kx, ky = flatten(kokoro)
-        x, y = np.concatenate([x, kx]), np.concatenate([y, ky])
+        x = np.concatenate([x] + [kx] * options.kokoro_weight)
+        y = np.concatenate([y] + [ky] * options.kokoro_weight)
     model = fit(x, y, len(home.LABELS), options)
     dev_x, dev_y = flatten(dev)
     temperature = fit_temperature(logits_of(model, dev_x), dev_y, TEMPERATURE_BOUNDS)
@@ -265,7 +267,7 @@ def load_probe(path: str | Path) -> tuple[Probe, dict]:
 def cli(
     data: Path = typer.Option(..., help="Folder written by talkratio-train voice-data."),
     out: Path = typer.Option(..., help="Folder for probe.pt and probe.json."),
-    hidden: int = typer.Option(64, help="Hidden units (0: logistic regression)."),
+    hidden: int = typer.Option(256, help="Hidden units (0: logistic regression)."),
     embed: bool = typer.Option(
         True,
         "--embed/--no-embed",
