@@ -390,21 +390,19 @@ def markdown(results: dict) -> str:
     ]
     lines += ["| utterances | voice given (share of seconds) |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in s["by_style"].items()]
-    if "test_split" in results:
+    for split, parts in results.get("test_splits", {}).items():
+        lines += ["", f"## Home data split `{split}` ({SPLIT_TITLES[split]}; test-only noise)", ""]
         lines += [
-            "",
-            "## Home data test split (held-out espeak-ng voices and sentences, test-only noise)",
-            "",
+            "| utterances | condition | 4-class BA | female/male BA | child vs female BA | coverage | n |",
+            "|---|---|---|---|---|---|---|",
         ]
-        lines += [
-            "| condition | 4-class BA | female/male BA | child vs female BA | coverage | n |",
-            "|---|---|---|---|---|---|",
-        ]
-        for condition, f in results["test_split"].items():
-            lines.append(
-                f"| {condition} | {f['balanced_accuracy_4']} | {f['female_male_balanced_accuracy']} | "
-                f"{f['child_vs_female_balanced_accuracy']} | {f['coverage']} | {f['n']} |"
-            )
+        for part, conditions in parts.items():
+            for condition, f in conditions.items():
+                lines.append(
+                    f"| {part} | {condition} | {f['balanced_accuracy_4']} | "
+                    f"{f['female_male_balanced_accuracy']} | {f['child_vs_female_balanced_accuracy']} | "
+                    f"{f['coverage']} | {f['n']} |"
+                )
     lines += ["", f"Model: {results['model']}; machine time {results['wall_s']} s.", ""]
     return "\n".join(lines)  # fmt: skip
 
