@@ -96,10 +96,17 @@ def _recognizers(stt_model, voice_model, threads, voice_threshold):
     return load_recognizers(stt_model, voice_model, threads, True, voice_threshold)
 
 
-def _store(db: Optional[Path], transcripts: bool = True):
+def _store(db: Optional[Path], transcripts: bool = True, options: Optional[dict] = None):
     from edge.store import Store
 
-    return Store(db, transcripts=transcripts)
+    return Store(db, transcripts=transcripts, options=options)
+
+
+def _store_once(store, path: Path, result) -> None:
+    from edge.store import file_sha256
+
+    if not store.add_source(file_sha256(path), str(path), result.utterances):
+        typer.echo(f"note: {path} was stored before; not counted again", err=True)
 
 
 # --------------------------------------------------------------------------- analyze
@@ -113,7 +120,12 @@ def analyze(
     ),
     config: Optional[Path] = CONFIG_OPT,
     db: Optional[Path] = DB_OPT,
-    no_store: bool = typer.Option(False, "--no-store", help="Do not add the results to the store."),
+    store_results: bool = typer.Option(
+        False, "--store", help="Add the results to the store (a file already stored is skipped)."
+    ),
+    no_store: bool = typer.Option(
+        False, "--no-store", hidden=True, help="The default; kept for older scripts."
+    ),
     no_transcripts: bool = NO_TEXT_OPT,
     stt_model: Optional[Path] = STT_OPT,
     voice_model: Optional[Path] = VOICE_OPT,
@@ -125,7 +137,10 @@ def analyze(
 ) -> None:
     """Run the whole pipeline on recordings and print who talked how much.
 
-    Example: talkratio analyze edge/assets/samples/household.wav --json --no-store
+    Nothing is stored unless --store is given; a recording already stored (same bytes)
+    is never counted twice.
+
+    Example: talkratio analyze edge/assets/samples/household.wav --json
     """
     from edge.config import load_config
     from edge.pipeline import analyze_file
@@ -134,13 +149,16 @@ def analyze(
     with user_errors():
         options = _options(vad_aggressiveness, denoise_vad, denoise_stt)
         recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold)
-        store = None if no_store else _store(db, not no_transcripts)
+        store = None
+        if store_results and not no_store:
+            threshold = getattr(recognizers.voice, "threshold", None)
+            store = _store(db, not no_transcripts, options.to_dict(threshold))
         results = []
         for path in files:
             with progress_bar(path, enabled=not as_json) as progress:
                 result = analyze_file(path, recognizers, options, progress=progress)
             if store is not None:
-                store.add_many(result.utterances)
+                _store_once(store, path, result)
             results.append(result)
             if not as_json:
                 print_analysis(result, load_config(config).labels.as_dict())
@@ -259,7 +277,9 @@ def _stored_periods(db, since, until, by):
 
     if by not in PERIODS:
         raise ValueError(f"--by must be 'hour' or 'day', not {by!r}")
-    with _store(db) as store:
+    from edge.store import Store
+
+    with Store(db, read_only=True) as store:  # a typo in --db is an error, not an empty store
         stored = store.utterances(_parse_time(since, "--since"), _parse_time(until, "--until"))
     return [u.on_wall_clock() for u in stored], by_period([u.on_wall_clock() for u in stored], by)
 

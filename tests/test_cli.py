@@ -84,7 +84,9 @@ def test_live_input_file_prints_utterances_and_stores_what_analyze_finds(
     scene, model_args, db_path, tmp_path
 ):
     analysed = json.loads(
-        invoke("analyze", scene.path, "--json", "--db", tmp_path / "a.db", *model_args).stdout
+        invoke(
+            "analyze", scene.path, "--json", "--store", "--db", tmp_path / "a.db", *model_args
+        ).stdout
     )
     live = invoke("live", "--input-file", scene.path, "--speed", 10, "--db", db_path, *model_args)
     assert live.exit_code == 0, live.stderr
@@ -118,7 +120,7 @@ def test_live_json_lines_and_no_transcripts_in_the_store(scene, model_args, db_p
 
 
 def test_stats_by_hour_and_a_time_range(scene, model_args, db_path):
-    invoke("analyze", scene.path, "--db", db_path, *model_args)
+    invoke("analyze", scene.path, "--store", "--db", db_path, *model_args)
     by_hour = json.loads(invoke("stats", "--by", "hour", "--json", "--db", db_path).stdout)
     assert sum(p["female_s"] for p in by_hour["periods"]) == pytest.approx(
         by_hour["total"]["female_s"]
@@ -131,7 +133,7 @@ def test_stats_by_hour_and_a_time_range(scene, model_args, db_path):
 
 @pytest.mark.parametrize("suffix", [".png", ".html"])
 def test_report_draws_a_chart(scene, model_args, db_path, tmp_path, suffix):
-    invoke("analyze", scene.path, "--db", db_path, *model_args)
+    invoke("analyze", scene.path, "--store", "--db", db_path, *model_args)
     out = tmp_path / f"talk{suffix}"
     result = invoke("report", "--out", out, "--by", "hour", "--db", db_path)
     assert result.exit_code == 0, result.stderr
@@ -202,7 +204,8 @@ def test_unusable_store_and_options_get_one_sentence(scene, model_args, tmp_path
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
     assert_one_sentence_error(
-        invoke("analyze", scene.path, "--db", blocker / "db", *model_args), "cannot create"
+        invoke("analyze", scene.path, "--store", "--db", blocker / "db", *model_args),
+        "cannot create",
     )
     assert_one_sentence_error(invoke("stats", "--by", "week", "--db", tmp_path / "s.db"), "--by")
     assert_one_sentence_error(
@@ -211,8 +214,10 @@ def test_unusable_store_and_options_get_one_sentence(scene, model_args, tmp_path
     assert_one_sentence_error(
         invoke("report", "--out", tmp_path / "r.pdf", "--db", tmp_path / "s.db"), ".png or .html"
     )
+    Store(tmp_path / "empty.db").close()
     assert_one_sentence_error(
-        invoke("report", "--out", tmp_path / "r.png", "--db", tmp_path / "s.db"), "nothing to draw"
+        invoke("report", "--out", tmp_path / "r.png", "--db", tmp_path / "empty.db"),
+        "nothing to draw",
     )
 
 
@@ -273,3 +278,31 @@ def test_ctrl_c_ends_live_cleanly_with_everything_stored(scene, fake_models, db_
     assert 1 <= len(printed) < len(scene.truth)  # stopped early ...
     with Store(db_path) as store:
         assert store.count() == len(printed)  # ... with every printed utterance stored
+
+
+def test_stats_and_report_never_create_a_database(tmp_path):
+    typo = tmp_path / "talkratoi.db"
+    assert_one_sentence_error(invoke("stats", "--db", typo), "no database at")
+    assert_one_sentence_error(
+        invoke("report", "--out", tmp_path / "r.png", "--db", typo), "no database"
+    )
+    assert not typo.exists()
+
+
+def test_analyze_stores_only_with_store_and_never_counts_a_file_twice(
+    scene, model_args, db_path, tmp_path
+):
+    invoke("analyze", scene.path, "--db", db_path, *model_args)
+    assert not db_path.exists()  # DESIGN.md: results are added only with --store
+    copy = tmp_path / "same-recording.wav"
+    copy.write_bytes(scene.path.read_bytes())
+    first = invoke("analyze", scene.path, "--store", "--db", db_path, *model_args)
+    again = invoke("analyze", copy, "--store", "--db", db_path, *model_args)
+    assert first.exit_code == again.exit_code == 0
+    assert "stored before; not counted again" in again.stderr
+    with Store(db_path) as store:
+        assert store.count() == len(
+            json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)[
+                "segments"
+            ]
+        )
