@@ -279,8 +279,9 @@ def _stored_periods(db, since, until, by):
         raise ValueError(f"--by must be 'hour' or 'day', not {by!r}")
     from edge.store import Store
 
+    bounds = _parse_time(since, "--since"), _parse_time(until, "--until")
     with Store(db, read_only=True) as store:  # a typo in --db is an error, not an empty store
-        stored = store.utterances(_parse_time(since, "--since"), _parse_time(until, "--until"))
+        stored = store.utterances(*bounds)
     return [u.on_wall_clock() for u in stored], by_period([u.on_wall_clock() for u in stored], by)
 
 
