@@ -211,10 +211,11 @@ def test_unusable_store_and_options_get_one_sentence(scene, model_args, tmp_path
     assert_one_sentence_error(
         invoke("stats", "--since", "yesterday", "--db", tmp_path / "s.db"), "--since"
     )
-    assert_one_sentence_error(
-        invoke("report", "--out", tmp_path / "r.pdf", "--db", tmp_path / "s.db"), ".png or .html"
-    )
     Store(tmp_path / "empty.db").close()
+    assert_one_sentence_error(
+        invoke("report", "--out", tmp_path / "r.pdf", "--db", tmp_path / "empty.db"),
+        ".png or .html",
+    )
     assert_one_sentence_error(
         invoke("report", "--out", tmp_path / "r.png", "--db", tmp_path / "empty.db"),
         "nothing to draw",
