@@ -73,6 +73,9 @@ class DaemonConfig:
     transcribe: bool = True
     denoise_stt: bool = False
     max_backlog: int = 2
+    # log each stored utterance (its time and voice: who spoke when) to the journal; off by
+    # default so the journal, which other users and tools may read, stays free of it
+    log_utterances: bool = False
 
     def pipeline_options(self) -> PipelineOptions:
         return PipelineOptions(

@@ -10,7 +10,10 @@
   utterances in memory and retries with the next one.
 - Under systemd (``Type=notify``) it reports READY, STOPPING and, while audio
   keeps arriving, WATCHDOG pings over ``$NOTIFY_SOCKET``.
-Logs go to stderr (the journal under systemd); transcripts are never logged.
+- Any other fault in capture or recognition is logged in one line; what was
+  recognised is stored and capture starts again (with the same backoff).
+Logs go to stderr (the journal under systemd); transcripts are never logged, and
+who spoke when (each utterance's time and voice) only with ``log_utterances``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ BACKOFF_MAX_S = 60.0
 RETENTION_EVERY_S = 3600.0  # purge old utterances once an hour
 PENDING_MAX = 1000  # utterances held in memory while the store cannot be written
 WATCHDOG_DEFAULT_S = 30.0  # heartbeat period when systemd gives no WATCHDOG_USEC
+STATUS_EVERY_S = 3600.0  # a counts-only status line in the journal once an hour
 
 
 def sd_notify(message: str) -> bool:
@@ -72,7 +76,9 @@ class Daemon:
         self._pending: deque[Utterance] = deque(maxlen=PENDING_MAX)
         self._last_purge = 0.0
         self._retrying = False
+        self._last_status = time.monotonic()
         self.stored = 0
+        self.failed = False  # an input file whose capture failed (exit status 1)
 
     def stop(self) -> None:
         """Safe from a signal handler: finish the utterance in flight, flush, return."""
@@ -88,16 +94,21 @@ class Daemon:
 
     def run(self) -> int:
         storage = self.config.storage
-        with Store(storage.database, transcripts=storage.transcripts) as store:
+        models = self.config.models
+        recognizers = self._recognizers or load_recognizers(
+            models.stt,
+            models.voice,
+            models.threads,
+            self.config.transcribe,
+            models.voice_threshold,
+        )
+        options = self.config.pipeline_options().to_dict(
+            getattr(recognizers.voice, "threshold", None)
+        )
+        with Store(storage.database, transcripts=storage.transcripts, options=options) as store:
+            if not storage.transcripts:
+                store.erase_transcripts()  # turned off: the words stored before go too
             self._purge(store)
-            models = self.config.models
-            recognizers = self._recognizers or load_recognizers(
-                models.stt,
-                models.voice,
-                models.threads,
-                self.config.transcribe,
-                models.voice_threshold,
-            )
             log.info(
                 "ready: store %s, voice model %s, stt model %s",
                 store.path,
@@ -111,7 +122,7 @@ class Daemon:
             sd_notify("STOPPING=1")
             self._flush_pending(store)
         log.info("stopped after storing %d utterances", self.stored)
-        return 0
+        return 1 if self.failed else 0
 
     def _capture_loop(self, store: Store, recognizers: Recognizers) -> None:
         backoff = BACKOFF_START_S
@@ -128,13 +139,23 @@ class Daemon:
                 if self.config.audio.input_file:
                     return  # the file is over
             except MicrophoneError as exc:
-                if self._pipeline is not None and self._pipeline.counters.audio_s > 0:
-                    backoff = BACKOFF_START_S  # it worked for a while: start over
+                self._log_counters()
                 log.warning("microphone: %s (retrying in %.3g s)", exc, backoff)
-                self._retrying = True
-                self._stopping.wait(backoff)
-                self._retrying = False
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+            except Exception as exc:  # any other fault: keep what was recognised, start over
+                self._log_counters()
+                log.error("capture failed: %s: %s (restarting in %.3g s)", type(exc).__name__, exc, backoff)
+                log.debug("capture failure", exc_info=True)
+                if self.config.audio.input_file:
+                    self.failed = True
+                    return  # a file would be counted twice if played again
+            finally:
+                self._flush_pending(store)
+            if self._pipeline is not None and self._pipeline.counters.audio_s > 0:
+                backoff = BACKOFF_START_S  # it worked for a while: start over
+            self._retrying = True
+            self._stopping.wait(backoff)
+            self._retrying = False
+            backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     def _keep(self, store: Store, utterance: Utterance) -> None:
         self._pending.append(utterance)
@@ -152,14 +173,30 @@ class Daemon:
                 return
             self._pending.popleft()
             self.stored += 1
-            log.info(
-                "stored utterance id=%d %.2f-%.2f s voice=%s transcribed=%s",
-                row,
-                utterance.start,
-                utterance.end,
-                utterance.voice,
-                utterance.transcribed,
-            )
+            if self.config.log_utterances:  # who spoke when: only when asked for
+                log.info(
+                    "stored utterance id=%d %.2f-%.2f s voice=%s transcribed=%s",
+                    row,
+                    utterance.start,
+                    utterance.end,
+                    utterance.voice,
+                    utterance.transcribed,
+                )
+        if time.monotonic() - self._last_status > STATUS_EVERY_S:
+            self._log_counters()
+
+    def _log_counters(self) -> None:
+        """Counts only (never times or voices): stored, audio heard, audio lost."""
+        self._last_status = time.monotonic()
+        counters = self._pipeline.counters if self._pipeline is not None else None
+        heard = counters.audio_s if counters else 0.0
+        dropped = counters.dropped_s if counters else 0.0
+        log.info(
+            "status: %d utterances stored, %.0f s of audio heard, %.1f s dropped this capture",
+            self.stored,
+            heard,
+            dropped,
+        )
 
     def _purge(self, store: Store) -> None:
         self._last_purge = time.monotonic()

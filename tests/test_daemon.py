@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ STARTUP_LIMIT_S = 60.0  # two busy cores: imports and model loading can be slow
 def write_config(tmp_path, scene, fake_models, db_path, speed=4.0) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
+        "log_utterances = true\n"
         f'[audio]\ninput_file = "{scene.path}"\nspeed = {speed}\n'
         f'[models]\nstt = "{fake_models.stt}"\nvoice = "{fake_models.voice}"\n'
         f'[storage]\ndatabase = "{db_path}"\n'
@@ -210,3 +212,58 @@ def test_a_store_that_cannot_be_written_keeps_utterances_until_it_can(
     with Store(db_path) as store:
         assert [u.start for u in store.utterances()] == sorted(u.start for u in store.utterances())
         assert store.count() == len(scene.truth)
+
+
+def test_any_capture_fault_is_logged_flushed_and_capture_restarts(
+    scene, fake_models, db_path, recognizers, monkeypatch, caplog
+):
+    monkeypatch.setattr(edge.daemon, "BACKOFF_START_S", 0.01)
+    config = daemon_config(scene, fake_models, db_path)
+    daemon = Daemon(replace(config, audio=replace(config.audio, input_file=None)), recognizers)
+    first = scene.truth[0]
+    attempts = []
+
+    def faulty_then_fine():
+        attempts.append(1)
+        for i, block in enumerate(file_source(scene.path, 0.1)):
+            if len(attempts) == 1 and i * 0.1 > first.end + 1.0:
+                raise RuntimeError("a bug far from the microphone")
+            yield block
+        daemon.stop()
+
+    daemon._source = faulty_then_fine
+    with caplog.at_level(logging.INFO, logger="edge.daemon"):
+        assert daemon.run() == 0
+    failures = [r.getMessage() for r in caplog.records if "capture failed" in r.getMessage()]
+    assert len(failures) == 1 and "RuntimeError: a bug far from the microphone" in failures[0]
+    assert len(attempts) == 2
+    with Store(db_path) as store:  # the first utterance (before the fault) and the whole replay
+        assert store.count() == 1 + len(scene.truth)
+
+
+def test_the_journal_does_not_say_who_spoke_when_by_default(
+    scene, fake_models, db_path, recognizers, caplog
+):
+    daemon = Daemon(daemon_config(scene, fake_models, db_path), recognizers)
+    daemon._source = lambda: file_source(scene.path, 0.1)
+    with caplog.at_level(logging.DEBUG):
+        assert daemon.run() == 0
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert f"stopped after storing {len(scene.truth)} utterances" in logged
+    assert "voice=" not in logged and "female" not in logged and "stored utterance" not in logged
+
+
+def test_transcripts_turned_off_in_the_config_erase_stored_text(
+    scene, fake_models, db_path, recognizers
+):
+    Daemon(daemon_config(scene, fake_models, db_path), recognizers).run()
+    with Store(db_path) as store:
+        assert all(u.text == "가 나" for u in store.utterances())
+    config = daemon_config(scene, fake_models, db_path)
+    quiet = replace(config, storage=replace(config.storage, transcripts=False))
+    daemon = Daemon(quiet, recognizers)
+    daemon._source = lambda: iter(())
+    daemon.run()
+    with Store(db_path) as store:
+        assert store.count() == len(scene.truth)
+        assert all(u.text is None and u.syllables == 2 for u in store.utterances())
