@@ -91,7 +91,7 @@ def _options(aggressiveness: int, denoise_vad: bool, denoise_stt: bool):
 
 
 def _recognizers(stt_model, voice_model, threads, voice_threshold):
-    from edge.pipeline import load_recognizers
+    from edge.recognition import load_recognizers
 
     return load_recognizers(stt_model, voice_model, threads, True, voice_threshold)
 
@@ -143,8 +143,8 @@ def analyze(
     Example: talkratio analyze edge/assets/samples/household.wav --json
     """
     from edge.config import load_config
+    from edge.display import print_analysis, progress_bar
     from edge.pipeline import analyze_file
-    from edge.tui import print_analysis, progress_bar
 
     with user_errors():
         options = _options(vad_aggressiveness, denoise_vad, denoise_stt)
@@ -202,7 +202,7 @@ def live(
 
     From another recorder: arecord -q -f S16_LE -r 16000 -c 1 | talkratio live --stdin
     """
-    from edge.live import run_live
+    from edge.live_session import run_live
     from edge.sources import pcm_source
 
     with user_errors():
@@ -217,6 +217,7 @@ def live(
             seconds=seconds,
             as_json=as_json,
             source_name="stdin" if stdin else str(input_file or "microphone"),
+            real_time=not stdin and (input_file is None or speed == 1.0),
         )
 
 
@@ -299,8 +300,8 @@ def stats(
     Example: talkratio stats --since 2026-11-01 --by day --json
     """
     from edge.config import load_config
+    from edge.display import print_periods
     from edge.stats import summarize
-    from edge.tui import print_periods
 
     with user_errors():
         records, periods = _stored_periods(db, since, until, by)
@@ -351,8 +352,8 @@ def models(
 
     Example: talkratio models --json
     """
-    from edge.models import describe_models
-    from edge.tui import print_models
+    from edge.display import print_models
+    from edge.model_catalog import describe_models
 
     with user_errors():
         described = describe_models(stt_model, voice_model)
@@ -370,8 +371,8 @@ def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     """
     from dataclasses import asdict
 
+    from edge.display import print_devices
     from edge.sources import list_input_devices
-    from edge.tui import print_devices
 
     with user_errors():
         found = list_input_devices()

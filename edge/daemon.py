@@ -9,7 +9,8 @@
 - A store that cannot be written (disk full) keeps up to ``PENDING_MAX``
   utterances in memory and retries with the next one.
 - Under systemd (``Type=notify``) it reports READY, STOPPING and, while audio
-  keeps arriving, WATCHDOG pings over ``$NOTIFY_SOCKET``.
+  keeps arriving and utterances keep being finished, WATCHDOG pings over
+  ``$NOTIFY_SOCKET``.
 - Any other fault in capture or recognition is logged in one line; what was
   recognised is stored and capture starts again (with the same backoff).
 Logs go to stderr (the journal under systemd); transcripts are never logged, and
@@ -29,10 +30,12 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from edge.capture import LivePipeline
 from edge.config import DaemonConfig
-from edge.pipeline import LivePipeline, Recognizers, Utterance, load_recognizers
+from edge.recognition import Recognizers, load_recognizers
 from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
 from edge.store import Store, StoreError
+from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,11 @@ class Daemon:
             return realtime_file_source(audio.input_file, audio.block_ms / 1000, audio.speed)
         return MicrophoneSource(audio.device, audio.block_ms / 1000)
 
+    def _real_time(self) -> bool:
+        """A microphone (or a file at its own pace): wall time follows the real clock."""
+        audio = self.config.audio
+        return audio.input_file is None or audio.speed == 1.0
+
     def run(self) -> int:
         storage = self.config.storage
         models = self.config.models
@@ -130,7 +138,10 @@ class Daemon:
             self._pipeline = None
             try:
                 self._pipeline = LivePipeline(
-                    self._source(), recognizers, self.config.pipeline_options()
+                    self._source(),
+                    recognizers,
+                    self.config.pipeline_options(),
+                    real_time=self._real_time(),
                 )
                 if self._stopping.is_set():
                     self._pipeline.stop()
@@ -208,15 +219,25 @@ class Daemon:
                 log.error("retention: %s", exc)
 
     def _heartbeat(self) -> None:
-        """Ping the systemd watchdog while audio keeps arriving (or a retry is pending)."""
+        """Ping the systemd watchdog only while the pipeline is healthy (or a retry is pending).
+
+        Healthy: audio keeps arriving AND no utterance has been in recognition for a
+        whole period. A hung recogniser stops the pings, so systemd restarts the service.
+        """
         period, heard = watchdog_period_s(), -1.0
         while not self._stopping.wait(period):
             pipeline = self._pipeline
             audio_s = pipeline.counters.audio_s if pipeline else 0.0
-            if audio_s != heard or pipeline is None or self._retrying:
+            if self._alive(pipeline, audio_s != heard, period):
                 sd_notify("WATCHDOG=1")
+            else:
+                log.error("capture or recognition has stalled: no watchdog ping")
             heard = audio_s
 
+    def _alive(self, pipeline: LivePipeline | None, audio_moved: bool, period_s: float) -> bool:
+        if pipeline is None or self._retrying:
+            return True
+        return audio_moved and pipeline.healthy(period_s)
 
 def run_daemon(config: DaemonConfig) -> int:
     """Run in the foreground with SIGTERM/SIGINT handlers installed (main thread only)."""

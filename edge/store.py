@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from platformdirs import user_data_path
 
-from edge.pipeline import Utterance
+from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE utterances ADD COLUMN stored_at REAL;
     """,
+    # whose voice: rows stored before households existed were credited by voice
+    """
+    ALTER TABLE utterances ADD COLUMN speaker TEXT;
+    ALTER TABLE utterances ADD COLUMN speaker_score REAL;
+    UPDATE utterances SET speaker = CASE voice WHEN 'female' THEN 'mother'
+                                               WHEN 'male' THEN 'father' END;
+    """,
     # the options that shaped each row (PipelineOptions.to_dict as JSON), and the recordings
     # already stored (by content), so analyzing a file twice never counts it twice
     """
@@ -87,6 +94,8 @@ COLUMNS = (
     "stt_model",
     "voice_model",
     "source",
+    "speaker",
+    "speaker_score",
 )
 
 
@@ -247,6 +256,8 @@ class Store:
             u.stt_model,
             u.voice_model,
             u.source,
+            u.speaker,
+            u.speaker_score,
         )
 
     def utterances(self, since: float | None = None, until: float | None = None) -> list[Utterance]:
@@ -333,4 +344,6 @@ def _utterance(row: tuple) -> Utterance:
         stt_model=values["stt_model"],
         voice_model=values["voice_model"],
         source=values["source"],
+        speaker=values["speaker"],
+        speaker_score=values["speaker_score"],
     )

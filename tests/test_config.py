@@ -23,8 +23,8 @@ from edge.config import RANGES, ConfigError, load_config
         ("[models]\nvoice_threshold = 1.5\n", "[models] voice_threshold must be from 0 to 1"),
         ("[vad]\nmin_speech_over_floor_db = nan\n", "min_speech_over_floor_db must be at least 0"),
         ("[vad]\ndenoise = 1\n", "[vad] denoise must be true or false"),
-        ('[labels]\nfemale = ""\n', "[labels] female must be 1 to"),
-        ("[labels]\nfemale = 3\n", "[labels] female must be a string"),
+        ("[labels]\nmother = \"\"\n", "[labels] mother must be 1 to"),
+        ("[labels]\nmother = 3\n", "[labels] mother must be a string"),
         ("[audio]\ndevice = 1.5\n", "[audio] device must be a string or a whole number"),
         ("[voice_change]\nmin_gap_ms = -5\n", "[voice_change] min_gap_ms must be at least 0"),
         ("[storage]\ntranscript = false\n", "unknown key [storage] transcript"),
@@ -44,13 +44,13 @@ def test_valid_values_keep_their_meaning(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text(
         "max_backlog = 0\n[storage]\ntranscripts = false\nretention_days = 30\n"
-        '[audio]\ndevice = 2\nspeed = 4\n[labels]\nfemale = "엄마[/]"\n'
+        '[audio]\ndevice = 2\nspeed = 4\n[labels]\nmother = "엄마[/]"\n'
     )
     config = load_config(path)
     assert config.storage.transcripts is False
     assert config.storage.retention_days == 30.0 and isinstance(config.storage.retention_days, float)
     assert config.audio.device == 2 and config.audio.speed == 4.0
-    assert config.labels.female == "엄마[/]" and config.max_backlog == 0
+    assert config.labels.mother == "엄마[/]" and config.max_backlog == 0
 
 
 def test_every_range_names_a_real_key():
