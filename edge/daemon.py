@@ -27,11 +27,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
 from edge.capture import LivePipeline
 from edge.config import DaemonConfig
+from edge.daemon_status import new_status, status_path, write_status
+from edge.household import HouseholdError
 from edge.recognition import Recognizers, load_recognizers
 from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
 from edge.store import Store, StoreError
@@ -43,8 +47,8 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 60.0
 RETENTION_EVERY_S = 3600.0  # purge old utterances once an hour
 PENDING_MAX = 1000  # utterances held in memory while the store cannot be written
-WATCHDOG_DEFAULT_S = 30.0  # heartbeat period when systemd gives no WATCHDOG_USEC
 STATUS_EVERY_S = 3600.0  # a counts-only status line in the journal once an hour
+WATCHDOG_DEFAULT_S = 30.0  # heartbeat period when systemd gives no WATCHDOG_USEC
 
 
 def sd_notify(message: str) -> bool:
@@ -82,6 +86,8 @@ class Daemon:
         self._last_status = time.monotonic()
         self.stored = 0
         self.failed = False  # an input file whose capture failed (exit status 1)
+        self._status = new_status()  # what the dashboard shows (edge/daemon_status.py)
+        self._status_path = None
 
     def stop(self) -> None:
         """Safe from a signal handler: finish the utterance in flight, flush, return."""
@@ -102,21 +108,13 @@ class Daemon:
 
     def run(self) -> int:
         storage = self.config.storage
-        models = self.config.models
-        recognizers = self._recognizers or load_recognizers(
-            models.stt,
-            models.voice,
-            models.threads,
-            self.config.transcribe,
-            models.voice_threshold,
-        )
-        options = self.config.pipeline_options().to_dict(
-            getattr(recognizers.voice, "threshold", None)
-        )
-        with Store(storage.database, transcripts=storage.transcripts, options=options) as store:
+        with Store(storage.database, transcripts=storage.transcripts) as store:
             if not storage.transcripts:
                 store.erase_transcripts()  # turned off: the words stored before go too
             self._purge(store)
+            recognizers = self._recognizers or self._load_recognizers(store)
+            threshold = getattr(recognizers.voice, "threshold", None)
+            store.record_options(self.config.pipeline_options().to_dict(threshold))
             log.info(
                 "ready: store %s, voice model %s, stt model %s",
                 store.path,
@@ -124,13 +122,37 @@ class Daemon:
                 recognizers.stt_model or "off",
             )
             sd_notify("READY=1")
+            self._status_path = status_path(store.path)
+            self._status = replace(
+                self._status, stt_model=recognizers.stt_model, voice_model=recognizers.voice_model
+            )
+            self._report_status()
             heartbeat = threading.Thread(target=self._heartbeat, daemon=True, name="watchdog")
             heartbeat.start()
             self._capture_loop(store, recognizers)
             sd_notify("STOPPING=1")
             self._flush_pending(store)
+            self._report_status("stopped")
         log.info("stopped after storing %d utterances", self.stored)
         return 1 if self.failed else 0
+
+    def _load_recognizers(self, store: Store) -> Recognizers:
+        """The configured models with the stored household; voiceprints of another speaker
+        model are left out (logged: the parents must enrol again) rather than stop capture."""
+        models = self.config.models
+        load = partial(
+            load_recognizers,
+            models.stt,
+            models.voice,
+            models.threads,
+            self.config.transcribe,
+            models.voice_threshold,
+        )
+        try:
+            return load(voiceprints=store.voiceprints())
+        except HouseholdError as exc:
+            log.error("%s; until then speakers follow the voice type", exc)
+            return load()
 
     def _capture_loop(self, store: Store, recognizers: Recognizers) -> None:
         backoff = BACKOFF_START_S
@@ -150,12 +172,9 @@ class Daemon:
                 if self.config.audio.input_file:
                     return  # the file is over
             except MicrophoneError as exc:
-                self._log_counters()
-                log.warning("microphone: %s (retrying in %.3g s)", exc, backoff)
+                self._fault("microphone: %s (retrying in %.3g s)", exc, backoff, logging.WARNING)
             except Exception as exc:  # any other fault: keep what was recognised, start over
-                self._log_counters()
-                log.error("capture failed: %s: %s (restarting in %.3g s)", type(exc).__name__, exc, backoff)
-                log.debug("capture failure", exc_info=True)
+                self._fault("capture failed: %s (restarting in %.3g s)", exc, backoff)
                 if self.config.audio.input_file:
                     self.failed = True
                     return  # a file would be counted twice if played again
@@ -164,9 +183,18 @@ class Daemon:
             if self._pipeline is not None and self._pipeline.counters.audio_s > 0:
                 backoff = BACKOFF_START_S  # it worked for a while: start over
             self._retrying = True
+            self._report_status()
             self._stopping.wait(backoff)
             self._retrying = False
             backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    def _fault(self, message: str, exc: Exception, backoff: float, level=logging.ERROR) -> None:
+        """One line in the journal (the traceback only at debug level) and in the status."""
+        self._log_counters()
+        described = str(exc) if isinstance(exc, MicrophoneError) else f"{type(exc).__name__}: {exc}"
+        log.log(level, message, described, backoff)
+        log.debug("capture fault", exc_info=exc)
+        self._status = replace(self._status, microphone_error=described)
 
     def _keep(self, store: Store, utterance: Utterance) -> None:
         self._pending.append(utterance)
@@ -200,13 +228,11 @@ class Daemon:
         """Counts only (never times or voices): stored, audio heard, audio lost."""
         self._last_status = time.monotonic()
         counters = self._pipeline.counters if self._pipeline is not None else None
-        heard = counters.audio_s if counters else 0.0
-        dropped = counters.dropped_s if counters else 0.0
         log.info(
             "status: %d utterances stored, %.0f s of audio heard, %.1f s dropped this capture",
             self.stored,
-            heard,
-            dropped,
+            counters.audio_s if counters else 0.0,
+            counters.dropped_s if counters else 0.0,
         )
 
     def _purge(self, store: Store) -> None:
@@ -233,11 +259,32 @@ class Daemon:
             else:
                 log.error("capture or recognition has stalled: no watchdog ping")
             heard = audio_s
+            self._report_status()
 
     def _alive(self, pipeline: LivePipeline | None, audio_moved: bool, period_s: float) -> bool:
         if pipeline is None or self._retrying:
             return True
         return audio_moved and pipeline.healthy(period_s)
+
+    def _report_status(self, microphone: str | None = None, error: str | None = None) -> None:
+        """Rewrite the status file; counters are those since the microphone last opened."""
+        if self._status_path is None:
+            return
+        pipeline = self._pipeline
+        counters = pipeline.counters if pipeline else None
+        self._status = replace(
+            self._status,
+            microphone=microphone or ("retrying" if self._retrying else "listening"),
+            microphone_error=error or (self._status.microphone_error if self._retrying else None),
+            updated_at=time.time(),
+            stored=self.stored,
+            audio_s=round(counters.audio_s, 1) if counters else 0.0,
+            transcripts_skipped=counters.transcripts_skipped if counters else 0,
+            dropped_blocks=counters.overflows if counters else 0,
+            dropped_s=round(counters.dropped_s, 1) if counters else 0.0,
+        )
+        write_status(self._status_path, self._status)
+
 
 def run_daemon(config: DaemonConfig) -> int:
     """Run in the foreground with SIGTERM/SIGINT handlers installed (main thread only)."""

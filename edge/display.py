@@ -104,7 +104,15 @@ def print_periods(
     periods: Sequence[Period], total: Summary, by: str, labels: dict[str, str] | None = None
 ) -> None:
     table = Table(title=f"talk per {by}")
-    for column in ("from", "mother s", "father s", "child s", "mother share", "turns", "child turns"):
+    for column in (
+        "from",
+        "mother s",
+        "father s",
+        "child s",
+        "mother share",
+        "turns",
+        "child turns",
+    ):
         table.add_column(column, justify="left" if column == "from" else "right")
     for p in periods:
         s = p.summary
@@ -134,6 +142,25 @@ def print_models(described: dict) -> None:
             str(info.get("features", "-")),
             size,
             info.get("path", info.get("note", "")),
+        )
+    out.print(table)
+
+
+def print_household(described: Sequence[dict]) -> None:
+    """The enrolled voiceprints (``Voiceprint.describe()`` dicts), never their embeddings."""
+    if not described:
+        out.print("no household enrolled: voices count as mother (female) and father (male)")
+        return
+    table = Table(title="household")
+    for column in ("role", "enrolled", "model", "speech", "quality"):
+        table.add_column(column)
+    for v in described:
+        table.add_row(
+            v["role"],
+            datetime.fromtimestamp(v["created_at"]).strftime("%Y-%m-%d %H:%M"),
+            v["model"],
+            f"{v['speech_s']:.0f} s",
+            f"{v['quality']:.2f}",
         )
     out.print(table)
 

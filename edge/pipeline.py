@@ -9,7 +9,7 @@ threads the same stages together in :mod:`edge.capture`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,8 @@ class PipelineOptions:
     voice_change: VoiceChangeOptions = VoiceChangeOptions()  # cut quick replies apart
 
     def to_dict(self, voice_threshold: float | None = None) -> dict:
-        flat = {
-            f"vad_{k}" if k != "denoise" else "denoise_vad": v
-            for k, v in self.segmenter.to_dict().items()
-        }
+        renamed = {"vad": "vad", "denoise": "denoise_vad"}  # the rest gets a vad_ prefix
+        flat = {renamed.get(k, f"vad_{k}"): v for k, v in self.segmenter.to_dict().items()}
         flat.update(transcribe=self.transcribe, denoise_stt=self.denoise_stt)
         flat.update({f"voice_change_{k}": v for k, v in asdict(self.voice_change).items()})
         flat["voice_threshold"] = voice_threshold
@@ -66,6 +64,7 @@ class FileAnalysis:
     utterances: tuple[Utterance, ...]
     models: dict
     options: dict
+    household: dict = field(default_factory=lambda: {"enrolled": []})
 
     @property
     def summary(self) -> Summary:
@@ -77,6 +76,7 @@ class FileAnalysis:
             "duration_s": round(self.duration_s, 3),
             "segments": [u.to_json() for u in self.utterances],
             "summary": self.summary.to_json(),
+            "household": self.household,
             "models": self.models,
             "options": self.options,
         }
@@ -123,6 +123,7 @@ def analyze_file(
         utterances=utterances,
         models=recognizers.models_json(),
         options=options.to_dict(getattr(recognizers.voice, "threshold", None)),
+        household=recognizers.household_json(),
     )
 
 

@@ -7,6 +7,7 @@ No threads here: the file pipeline (:mod:`edge.pipeline`) and live capture
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +16,14 @@ from typing import Protocol
 import numpy as np
 
 from edge.hangul import count_eojeol, count_syllables
-from edge.onnx_model import ModelInfo
+from edge.household import PARENT_OF_VOICE as PARENT_OF_VOICE  # the tests' ground truth uses it
+from edge.household import Household, speaker_of
+from edge.onnx_model import ModelError, ModelInfo
 from edge.segmenter import Segment, denoise
 from edge.utterance import Utterance
+from edge.voiceprint import Voiceprint
 
 log = logging.getLogger(__name__)
-
-# Without an enrolled household an adult voice stands for its parent (DESIGN.md).
-PARENT_OF_VOICE = {"female": "mother", "male": "father"}
 
 
 class Transcriber(Protocol):
@@ -35,7 +36,14 @@ class Tagger(Protocol):
     info: ModelInfo | None
     threshold: float
 
-    def tag(self, samples: np.ndarray, track=None): ...  # -> edge.voice.VoiceResult
+    # -> edge.voice.VoiceResult; ``embedding``: the utterance's speaker vector, or None
+    def tag(self, samples: np.ndarray, track=None, embedding=None): ...
+
+
+class Embedder(Protocol):
+    info: ModelInfo
+
+    def embed(self, samples: np.ndarray) -> np.ndarray: ...
 
 
 def model_label(info: ModelInfo | None, fallback: str) -> str:
@@ -44,10 +52,27 @@ def model_label(info: ModelInfo | None, fallback: str) -> str:
 
 @dataclass
 class Recognizers:
-    """The loaded models: STT (``None`` when transcription is off) and a voice tagger."""
+    """The loaded models: STT (``None`` when transcription is off), a voice tagger, the
+    speaker encoder (``None`` when none is bundled: speakers then follow the voice type)
+    and the enrolled household (``None``: nobody enrolled)."""
 
     voice: Tagger
     stt: Transcriber | None = None
+    speaker: Embedder | None = None
+    household: Household | None = None
+
+    def embedding(self, segment: Segment) -> np.ndarray | None:
+        """The segment's speaker vector (reused when the voice-change stage made it)."""
+        if self.speaker is None:
+            return None
+        return (
+            segment.embedding
+            if segment.embedding is not None
+            else self.speaker.embed(segment.samples)
+        )
+
+    def household_json(self) -> dict:
+        return {"enrolled": self.household.enrolled if self.household is not None else []}
 
     @property
     def voice_model(self) -> str:
@@ -66,6 +91,7 @@ class Recognizers:
         return {
             "stt": describe(self.stt.info if self.stt else None, "none"),
             "voice": describe(self.voice.info, "pitch"),
+            "speaker": describe(self.speaker.info if self.speaker else None, "none"),
         }
 
 
@@ -75,8 +101,14 @@ def load_recognizers(
     threads: int = 1,
     transcribe: bool = True,
     voice_threshold: float | None = None,
+    speaker_path: str | Path | None = None,
+    voiceprints: Sequence[Voiceprint] = (),
 ) -> Recognizers:
-    """The bundled models unless paths are given; raises ``ModelError`` with a sentence."""
+    """The bundled models unless paths are given, and the household of ``voiceprints``.
+
+    Raises ``ModelError`` (or ``HouseholdError`` for voiceprints of another speaker
+    model) with a sentence for the user.
+    """
     from edge.voice import load_voice_tagger
 
     tagger = load_voice_tagger(voice_path, threads=threads)
@@ -87,7 +119,24 @@ def load_recognizers(
         from edge.stt import SpeechRecognizer
 
         stt = SpeechRecognizer(stt_path, threads=threads)
-    return Recognizers(voice=tagger, stt=stt)
+    encoder = load_speaker_encoder(speaker_path, threads)
+    household = None
+    if voiceprints:
+        if encoder is None:
+            raise ModelError("a household is enrolled but no speaker model is available")
+        household = Household(voiceprints, encoder.info)
+    return Recognizers(voice=tagger, stt=stt, speaker=encoder, household=household)
+
+
+def load_speaker_encoder(path: str | Path | None = None, threads: int = 1):
+    """The speaker encoder at ``path`` (default: the bundled one), or ``None`` when no path
+    was given and none is bundled."""
+    from edge.speaker import SpeakerEncoder, bundled_speaker_model
+
+    if path is None and bundled_speaker_model() is None:
+        log.warning("no speaker model bundled: speakers follow the voice type")
+        return None
+    return SpeakerEncoder(path, threads=threads)
 
 
 def recognise(
@@ -108,7 +157,9 @@ def recognise(
     job = None
     if wanted and stt_thread is not None:
         job = stt_thread.submit(_transcribe, segment.samples, recognizers.stt, denoise_stt)
-    result = recognizers.voice.tag(segment.samples, segment.pitch)
+    embedding = recognizers.embedding(segment)
+    result = recognizers.voice.tag(segment.samples, segment.pitch, embedding=embedding)
+    speaker, score = speaker_of(result.voice, recognizers.household, embedding)
     if job is not None:
         text = job.result()
     elif wanted:
@@ -128,7 +179,8 @@ def recognise(
         stt_model=recognizers.stt_model,
         voice_model=recognizers.voice_model,
         source=source,
-        speaker=PARENT_OF_VOICE.get(result.voice),
+        speaker=speaker,
+        speaker_score=score,
     )
 
 

@@ -24,9 +24,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 from platformdirs import user_data_path
 
 from edge.utterance import Utterance
+from edge.voiceprint import Voiceprint
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,18 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE utterances ADD COLUMN speaker_score REAL;
     UPDATE utterances SET speaker = CASE voice WHEN 'female' THEN 'mother'
                                                WHEN 'male' THEN 'father' END;
+    """,
+    # the household: one voiceprint per parent (an embedding, never audio)
+    """
+    CREATE TABLE voiceprints (
+        role TEXT PRIMARY KEY CHECK (role IN ('mother', 'father')),
+        embedding BLOB NOT NULL,       -- float32 little-endian unit vector
+        model_sha256 TEXT NOT NULL,    -- the speaker model that made it
+        model_name TEXT NOT NULL,
+        created_at REAL NOT NULL,      -- Unix time
+        speech_s REAL NOT NULL,        -- voiced seconds it was made from
+        quality REAL NOT NULL          -- mean cosine of its partials to it
+    );
     """,
     # the options that shaped each row (PipelineOptions.to_dict as JSON), and the recordings
     # already stored (by content), so analyzing a file twice never counts it twice
@@ -156,6 +170,8 @@ class Store:
         with _sqlite_errors(self.path, "open"):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # each commit survives a power cut
+            # deleted rows (a forgotten voiceprint) are overwritten with zeros, not left in free pages
+            self._db.execute("PRAGMA secure_delete=ON")
             self._migrate()
 
     def _connect(self, uri: str, doing: str) -> sqlite3.Connection:
@@ -176,6 +192,10 @@ class Store:
         if version < SCHEMA_VERSION:  # an older schema: migrate it once, then read
             Store(self.path).close()
         return self._connect(f"file:{quote(str(self.path))}?mode=ro", "open")
+
+    def record_options(self, options: dict) -> None:
+        """The pipeline options stored with every row written from now on."""
+        self._options = json.dumps(options, sort_keys=True)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -290,16 +310,98 @@ class Store:
         return erased
 
     def _erase(self, statement: str, args: tuple) -> int:
-        with _sqlite_errors(self.path, "clean up"):
-            with self._transaction() as db:
-                changed = db.execute(statement, args).rowcount
-            if changed:  # the old pages are still in the WAL until it is checkpointed
-                busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-                if busy:
-                    log.warning(
-                        "a reader holds %s: erased text stays in its WAL for now", self.path
-                    )
+        with _sqlite_errors(self.path, "clean up"), self._transaction() as db:
+            changed = db.execute(statement, args).rowcount
+        if changed:  # the old pages are still in the WAL until it is checkpointed
+            self._wipe_journal()
         return changed
+
+    def save_voiceprint(self, voiceprint: Voiceprint) -> None:
+        """Keep ``voiceprint``, replacing (and wiping) that parent's previous one."""
+        row = (
+            voiceprint.role,
+            np.asarray(voiceprint.embedding, dtype="<f4").tobytes(),
+            voiceprint.model_sha256,
+            voiceprint.model_name,
+            voiceprint.created_at,
+            voiceprint.speech_s,
+            voiceprint.quality,
+        )
+        with _sqlite_errors(self.path, "write to"), self._transaction() as db:
+            db.execute(f"INSERT OR REPLACE INTO voiceprints VALUES ({', '.join('?' * 7)})", row)
+        self._wipe_journal()
+
+    def voiceprints(self) -> list[Voiceprint]:
+        """The enrolled parents' voiceprints, mother first."""
+        with _sqlite_errors(self.path, "read"):
+            rows = self._db.execute("SELECT * FROM voiceprints ORDER BY role DESC").fetchall()
+        return [_voiceprint(row) for row in rows]
+
+    def forget(self, role: str) -> bool:
+        """Delete ``role``'s voiceprint so that it cannot be recovered from the files;
+        ``False`` when there was none."""
+        with _sqlite_errors(self.path, "write to"), self._transaction() as db:
+            deleted = db.execute("DELETE FROM voiceprints WHERE role = ?", (role,)).rowcount
+        self._wipe_journal()
+        return deleted > 0
+
+    def _wipe_journal(self) -> None:
+        """Copy the WAL into the database and truncate it: the old pages (deleted text, a
+        replaced or deleted voiceprint) would otherwise stay readable in the -wal file."""
+        with _sqlite_errors(self.path, "checkpoint"):
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning(
+                "another process is reading %s: deleted data leaves the -wal file "
+                "at its next checkpoint",
+                self.path,
+            )
+
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> Store:
+        """An existing database opened for reading only (the dashboard): nothing is created
+        or written; a missing file is a :class:`StoreError`."""
+        return cls(path, read_only=True)
+
+    def overview(self) -> dict:
+        """What the store holds, for the privacy and device pages: utterance count, how many
+        keep their text, the first and last utterance start (Unix s) and their models."""
+        query = (
+            "SELECT COUNT(*), COUNT(text), MIN(wall_start), MAX(wall_start), "
+            "(SELECT stt_model || ' ' || voice_model FROM utterances "
+            "ORDER BY wall_start DESC, id DESC LIMIT 1) FROM utterances"
+        )
+        with _sqlite_errors(self.path, "read"):
+            count, texts, first, last, models = self._db.execute(query).fetchone()
+        stt, _, voice = (models or " ").partition(" ")
+        return {
+            "utterances": count,
+            "with_text": texts,
+            "first": first,
+            "last": last,
+            "stt_model": stt,
+            "voice_model": voice,
+        }
+
+    def erase_everything(self) -> int:
+        """Delete every row of every table so that nothing can be read back from the files:
+        freed pages are zeroed (secure_delete), the WAL is emptied and the file rebuilt
+        (VACUUM). The schema stays. Returns how many rows were deleted."""
+        with _sqlite_errors(self.path, "erase"):
+            tables = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            with self._transaction() as db:
+                deleted = sum(db.execute(f'DELETE FROM "{t}"').rowcount for t in tables)
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        log.warning("erased everything in %s (%d rows)", self.path, deleted)
+        return deleted
 
     def integrity_ok(self) -> bool:
         with _sqlite_errors(self.path, "check"):
@@ -327,6 +429,19 @@ def file_sha256(path: str | Path) -> str:
 def _schema_version(path: Path) -> int:
     with closing(sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)) as db:
         return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _voiceprint(row: tuple) -> Voiceprint:
+    role, blob, sha256, name, created_at, speech_s, quality = row
+    return Voiceprint(
+        role=role,
+        embedding=np.frombuffer(blob, dtype="<f4").astype(np.float32),
+        model_sha256=sha256,
+        model_name=name,
+        created_at=created_at,
+        speech_s=speech_s,
+        quality=quality,
+    )
 
 
 def _utterance(row: tuple) -> Utterance:

@@ -20,7 +20,7 @@ class FailingTagger:
     info = None
     threshold = 0.5
 
-    def tag(self, samples, track=None):
+    def tag(self, samples, track=None, **_):
         raise RuntimeError("tagger broke")
 
 
@@ -34,10 +34,10 @@ class BlockingTagger:
         self.real = real
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def tag(self, samples, track=None):
+    def tag(self, samples, track=None, **kwargs):
         self.entered.set()
         self.release.wait()
-        return self.real.tag(samples, track)
+        return self.real.tag(samples, track, **kwargs)
 
 
 def consume(pipeline: LivePipeline) -> dict:

@@ -13,9 +13,20 @@ from typer.testing import CliRunner
 from edge.cli import app
 from edge.stats import summarize
 from edge.store import Store
+from tests.test_pipeline import ANALYSIS_KEYS
 
 runner = CliRunner()
-COMMANDS = ["analyze", "live", "daemon", "stats", "report", "models", "devices"]
+COMMANDS = [
+    "analyze",
+    "live",
+    "daemon",
+    "stats",
+    "report",
+    "models",
+    "devices",
+    "enroll",
+    "household",
+]
 
 
 @pytest.fixture
@@ -39,7 +50,10 @@ def test_analyze_json_follows_the_design(scene, model_args):
     result = invoke("analyze", scene.path, "--json", "--no-store", *model_args)
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"file", "duration_s", "segments", "summary", "models", "options"}
+    assert set(out) == ANALYSIS_KEYS
+    assert out["household"] == {"enrolled": []}
+    assert set(out["models"]) >= {"stt", "voice", "speaker"}
+    assert {"speaker", "speaker_score"} <= set(out["segments"][0])
     summary = out["summary"]
     for key in (
         "mother_s",
@@ -62,7 +76,14 @@ def test_analyze_json_follows_the_design(scene, model_args):
     assert summary["father_s"] == pytest.approx(truth.seconds["father"], rel=0.10)
     segment = out["segments"][0]
     assert set(segment) == {
-        "start", "end", "voice", "voice_prob", "speaker", "speaker_score", "text", "syllables",
+        "start",
+        "end",
+        "voice",
+        "voice_prob",
+        "speaker",
+        "speaker_score",
+        "text",
+        "syllables",
         "eojeol",
     }
 
@@ -314,3 +335,19 @@ def test_analyze_stores_only_with_store_and_never_counts_a_file_twice(
                 "segments"
             ]
         )
+
+
+def test_the_vad_choice_is_recorded_in_the_options(scene, model_args):
+    default = json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)
+    assert default["options"]["vad"] == "webrtc+silero"
+    alone = invoke("analyze", scene.path, "--json", "--no-store", "--vad", "webrtc",
+                   "--vad-endpoint-ms", 240, *model_args)
+    assert alone.exit_code == 0, alone.stderr
+    options = json.loads(alone.stdout)["options"]
+    assert (options["vad"], options["vad_endpoint_ms"]) == ("webrtc", 240)
+    assert_one_sentence_error(
+        invoke("analyze", scene.path, "--vad", "neural", *model_args), "vad must be one of"
+    )
+    assert_one_sentence_error(
+        invoke("analyze", scene.path, "--vad-offset", 0.9, *model_args), "offset_threshold"
+    )

@@ -25,6 +25,8 @@ from tests.conftest import FAKE_TEXT
 SHARE_TOLERANCE = 0.05  # issue 5: mother_share within 5 percentage points
 SECONDS_TOLERANCE = 0.10  # issue 5: per-parent speech seconds within 10 %
 
+ANALYSIS_KEYS = {"file", "duration_s", "segments", "summary", "household", "models", "options"}
+
 
 def assert_matches_truth(summary, truth):
     assert summary.mother_share == pytest.approx(truth.mother_share, abs=SHARE_TOLERANCE)
@@ -49,7 +51,7 @@ def test_records_carry_text_counts_models_and_options(scene, recognizers):
     assert first.stt_model == "fake-stt@test-1" and first.voice_model == "pitch"
     assert first.wall_start == pytest.approx(1_000_000.0 + first.start)
     out = result.to_json()
-    assert set(out) == {"file", "duration_s", "segments", "summary", "models", "options"}
+    assert set(out) == ANALYSIS_KEYS
     assert out["models"]["stt"]["sha256"] and out["models"]["voice"]["name"] == "pitch"
     assert out["options"]["vad_aggressiveness"] == 3
     assert out["options"]["voice_threshold"] == recognizers.voice.threshold
