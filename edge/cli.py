@@ -18,27 +18,17 @@ from typing import Optional
 
 import typer
 
-from edge.audio import AudioError
-from edge.config import ConfigError
-from edge.household import HouseholdError
-from edge.onnx_model import ModelError
+from edge.errors import UsageError, UserError
 from edge.segmenter import SegmenterOptions
-from edge.sources import MicrophoneError
 from edge.store import StoreError
 
 log = logging.getLogger("edge")
 
 EXIT_USER_ERROR = 2
 EXIT_RUNTIME_ERROR = 1
-USER_ERRORS = (
-    AudioError,
-    ModelError,
-    ConfigError,
-    MicrophoneError,
-    HouseholdError,
-    ValueError,
-    FileNotFoundError,
-)
+# only the project's own error types are the user's: any other exception is a fault and
+# keeps its traceback (a ValueError from deep inside numpy is not a bad option)
+USER_ERRORS = (UserError, FileNotFoundError)
 
 app = typer.Typer(
     help="Private Korean talk statistics on this device.\n\n"
@@ -117,7 +107,11 @@ class VadChoice:
 def _options(vad: VadChoice, denoise_vad: bool, denoise_stt: bool):
     from edge.pipeline import PipelineOptions
 
-    return PipelineOptions(segmenter=vad.segmenter(denoise_vad), denoise_stt=denoise_stt)
+    try:
+        segmenter = vad.segmenter(denoise_vad)
+    except ValueError as exc:  # options that cannot work together, refused before any audio
+        raise UsageError(str(exc)) from None
+    return PipelineOptions(segmenter=segmenter, denoise_stt=denoise_stt)
 
 
 def _recognizers(stt_model, voice_model, threads, voice_threshold, db=None):
@@ -279,7 +273,7 @@ def _live_source(device: Optional[str], input_file: Optional[Path], speed: float
 
     if input_file is not None:
         if speed <= 0:
-            raise ValueError("--speed must be positive")
+            raise UsageError("--speed must be positive")
         return realtime_file_source(input_file, speed=speed)
     return MicrophoneSource(device)
 
@@ -326,11 +320,11 @@ def _enrolment_audio(file: Optional[Path], seconds: Optional[float], device: Opt
     from edge.audio import iter_audio_blocks
 
     if (file is None) == (seconds is None):
-        raise ValueError("give either --file WAV or --seconds S (from the microphone)")
+        raise UsageError("give either --file WAV or --seconds S (from the microphone)")
     if file is not None:
         return iter_audio_blocks(file)
     if seconds <= 0:
-        raise ValueError("--seconds must be positive")
+        raise UsageError("--seconds must be positive")
     return _microphone_for(seconds, device)
 
 
@@ -376,9 +370,9 @@ def _forget(store, role: str) -> None:
     from edge.household import ROLES
 
     if role not in ROLES:
-        raise ValueError(f"--forget takes mother or father, not {role!r}")
+        raise UsageError(f"--forget takes mother or father, not {role!r}")
     if not store.forget(role):
-        raise ValueError(f"no {role} is enrolled")
+        raise UsageError(f"no {role} is enrolled")
     typer.echo(f"forgot the {role}'s voiceprint", err=True)
 
 
@@ -413,7 +407,7 @@ def _parse_time(value: Optional[str], name: str) -> Optional[float]:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(
+        raise UsageError(
             f"{name} {value!r} is not a date like 2026-11-24 or 2026-11-24T18:00"
         ) from None
     return (moment if moment.tzinfo else moment.astimezone()).timestamp()
@@ -428,7 +422,7 @@ def _stored_periods(db, since, until, by):
     from edge.stats import PERIODS, by_period
 
     if by not in PERIODS:
-        raise ValueError(f"--by must be 'hour' or 'day', not {by!r}")
+        raise UsageError(f"--by must be 'hour' or 'day', not {by!r}")
     from edge.store import Store
 
     bounds = _parse_time(since, "--since"), _parse_time(until, "--until")
@@ -524,9 +518,9 @@ def serve(
         try:
             from edge.web.server import ServeOptions, bind_host, pairing_url, run, web_settings
         except ImportError:
-            raise ValueError(WEB_EXTRA_HINT) from None
+            raise UsageError(WEB_EXTRA_HINT) from None
         if pairing_link and not lan:
-            raise ValueError("--pairing-link needs --lan (pairing is for the home network)")
+            raise UsageError("--pairing-link needs --lan (pairing is for the home network)")
         options = ServeOptions(db=db, host=host, port=port, lan=lan)
         bound = bind_host(options)
         settings = web_settings(options, load_config(config))

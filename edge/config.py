@@ -12,6 +12,7 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from edge.errors import UserError
 from edge.pipeline import PipelineOptions
 from edge.segmenter import SegmenterOptions
 from edge.voice_change import VoiceChangeOptions
@@ -24,7 +25,7 @@ else:  # pragma: no cover
 DEFAULT_CONFIG_PATH = Path("/etc/talkratio/config.toml")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration file that cannot be used, with a message for the user."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import soxr
 
 from edge.audio import SAMPLE_RATE, AudioError, iter_audio_blocks
+from edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ MIC_READ_TIMEOUT_S = 2.0  # no block for this long: the microphone is gone
 PCM_DTYPES = {"s16le": ("<i2", 32768.0), "s32le": ("<i4", 2147483648.0), "f32le": ("<f4", 1.0)}
 
 
-class MicrophoneError(RuntimeError):
+class MicrophoneError(UserError, RuntimeError):
     """A microphone that is missing, unplugged or failing, with a message for the user."""
 
 

@@ -166,6 +166,7 @@ def test_report_draws_a_chart(scene, model_args, db_path, tmp_path, suffix):
     result = invoke("report", "--out", out, "--by", "hour", "--db", db_path)
     assert result.exit_code == 0, result.stderr
     data = out.read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o600  # a family's talk over time: owner only
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"data:image/png;base64," in data
 
 
@@ -351,3 +352,34 @@ def test_the_vad_choice_is_recorded_in_the_options(scene, model_args):
     assert_one_sentence_error(
         invoke("analyze", scene.path, "--vad-offset", 0.9, *model_args), "offset_threshold"
     )
+
+
+def test_labels_from_the_config_are_printed_as_text(scene, model_args, tmp_path):
+    config = tmp_path / "labels.toml"
+    config.write_text('[labels]\nmother = "엄마[/]"\nfather = "[bold]아빠"\n')
+    result = invoke("analyze", scene.path, "--config", config, *model_args)
+    assert result.exit_code == 0, result.stderr
+    assert "엄마[/]" in result.stdout and "[bold]아빠" in result.stdout
+
+
+def test_nan_or_infinite_audio_is_one_sentence_not_silence(model_args, tmp_path):
+    samples = np.zeros(16_000 * 2, np.float32)
+    samples[20_000] = np.nan
+    nan_file = tmp_path / "nan.wav"
+    sf.write(nan_file, samples, 16_000, subtype="FLOAT")
+    assert_one_sentence_error(invoke("analyze", nan_file, *model_args), "NaN or infinite")
+    samples[20_000] = np.inf
+    sf.write(nan_file, samples, 16_000, subtype="DOUBLE")
+    assert_one_sentence_error(invoke("analyze", nan_file, *model_args), "NaN or infinite")
+
+
+def test_a_fault_is_not_disguised_as_a_user_error(scene, model_args, monkeypatch):
+    import edge.pipeline
+
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")  # a bug, not the user's
+
+    monkeypatch.setattr(edge.pipeline, "analyze_file", broken)
+    result = invoke("analyze", scene.path, *model_args)
+    assert result.exit_code != 2 and isinstance(result.exception, ValueError)
+    assert "error: operands" not in result.stderr
