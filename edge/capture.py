@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.audio import SAMPLE_RATE
+from edge.errors import RecognitionError
 from edge.pipeline import PipelineOptions
 from edge.recognition import Recognizers, recognise
 from edge.segmenter import Segment, segment_stream
@@ -149,10 +150,12 @@ class LivePipeline:
         """Recognise until the end marker; any error goes to run(), the end marker always."""
         try:
             self._recognise_all()
-        except BaseException as exc:
-            log.error("recognition failed: %s: %s", type(exc).__name__, exc)
+        except Exception as exc:
+            failure = RecognitionError(f"recognition failed: {type(exc).__name__}: {exc}")
+            failure.__cause__ = exc
+            log.debug("recognition failed", exc_info=exc)
             self.stop()
-            self._results.put(exc)
+            self._results.put(failure)
             self._drain_segments()  # capture may be waiting to queue one: let it end
         finally:
             self._working_since = None

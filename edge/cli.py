@@ -18,7 +18,7 @@ from typing import Optional
 
 import typer
 
-from edge.errors import UsageError, UserError
+from edge.errors import RecognitionError, UsageError, UserError
 from edge.segmenter import SegmenterOptions
 from edge.store import StoreError
 
@@ -47,7 +47,8 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, RecognitionError) as exc:
+        log.debug("the cause", exc_info=exc.__cause__ or exc)  # -v: the traceback for a report
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_RUNTIME_ERROR) from None
 

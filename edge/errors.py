@@ -14,3 +14,8 @@ class UserError(Exception):
 
 class UsageError(UserError, ValueError):
     """A command-line value or combination that cannot work."""
+
+
+class RecognitionError(RuntimeError):
+    """Live recognition failed (a model or a stage raised); the run ends with this sentence
+    and the original exception as its cause (logged with -v)."""

@@ -11,6 +11,7 @@ import pytest
 
 from edge.audio import SAMPLE_RATE
 from edge.capture import REANCHOR_DRIFT_S, LivePipeline
+from edge.errors import RecognitionError
 from edge.sources import file_source
 
 JOIN_LIMIT_S = 60.0  # a harness limit on two busy cores, not a speed assertion
@@ -63,7 +64,9 @@ def test_a_tagger_that_raises_ends_the_run_with_its_error(scene, recognizers):
     pipeline = LivePipeline(file_source(scene.path, 0.1), broken)
     outcome = consume(pipeline)
     assert outcome["ended"], "run() hung after the recognition worker died"
-    assert isinstance(outcome["error"], RuntimeError) and "tagger broke" in str(outcome["error"])
+    error = outcome["error"]
+    assert isinstance(error, RecognitionError) and "RuntimeError: tagger broke" in str(error)
+    assert isinstance(error.__cause__, RuntimeError)  # the original, for the log
     for thread in pipeline._threads:
         thread.join(JOIN_LIMIT_S)
         assert not thread.is_alive(), thread.name  # capture ended too: the source is released
@@ -162,3 +165,18 @@ def test_a_second_ctrl_c_ends_live_even_while_recognition_hangs(scene, recognize
         rescue.cancel()
         tagger.release.set()
         presser.join()
+
+
+def test_live_ends_a_recognition_failure_with_one_sentence(scene, recognizers, monkeypatch):
+    from typer.testing import CliRunner
+
+    import edge.cli
+
+    broken = replace(recognizers, voice=FailingTagger())
+    monkeypatch.setattr(edge.cli, "_recognizers", lambda *args, **kwargs: broken)
+    result = CliRunner().invoke(
+        edge.cli.app, ["live", "--input-file", str(scene.path), "--speed", "20", "--no-store"]
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == ["error: recognition failed: RuntimeError: tagger broke"]
