@@ -88,6 +88,8 @@ def _open(path: str | Path) -> sf.SoundFile:
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
+    if not path.is_file():  # a pipe or a device would block the read until someone writes
+        raise AudioError(f"{path}: not a regular file (a pipe or a device); give a recording")
     try:
         return sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:

@@ -3,7 +3,7 @@
 - SIGTERM/SIGINT: capture stops, the utterance in flight is finished, every
   queued utterance is recognised and stored, then the process exits 0.
 - A missing, unplugged or failing microphone is logged and retried with
-  exponential backoff (1 s doubling to 60 s); it is never fatal.
+  exponential backoff (1 s doubling to 4 s); it is never fatal.
 - Each utterance is committed on its own, so SIGKILL or a power cut loses at
   most the utterance being written.
 - A store that cannot be written (disk full) keeps up to ``PENDING_MAX``
@@ -44,7 +44,9 @@ from edge.utterance import Utterance
 log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 1.0
-BACKOFF_MAX_S = 60.0
+# a microphone that returns is heard within 5 s (one retry is a device query: cheap), however
+# long it was gone; the journal hears of the 1st, 2nd, 4th, 8th ... retry only
+BACKOFF_MAX_S = 4.0
 RETENTION_EVERY_S = 3600.0  # purge old utterances once an hour
 PENDING_MAX = 1000  # utterances held in memory while the store cannot be written
 STATUS_EVERY_S = 3600.0  # a counts-only status line in the journal once an hour
@@ -86,6 +88,7 @@ class Daemon:
         self._last_status = time.monotonic()
         self.stored = 0
         self.failed = False  # an input file whose capture failed (exit status 1)
+        self._faults_in_a_row = 0
         self._status = new_status()  # what the dashboard shows (edge/daemon_status.py)
         self._status_path = None
 
@@ -172,24 +175,33 @@ class Daemon:
                 if self.config.audio.input_file:
                     return  # the file is over
             except MicrophoneError as exc:
+                backoff = self._backoff_after_fault(backoff)
                 self._fault("microphone: %s (retrying in %.3g s)", exc, backoff, logging.WARNING)
             except Exception as exc:  # any other fault: keep what was recognised, start over
+                backoff = self._backoff_after_fault(backoff)
                 self._fault("capture failed: %s (restarting in %.3g s)", exc, backoff)
                 if self.config.audio.input_file:
                     self.failed = True
                     return  # a file would be counted twice if played again
             finally:
                 self._flush_pending(store)
-            if self._pipeline is not None and self._pipeline.counters.audio_s > 0:
-                backoff = BACKOFF_START_S  # it worked for a while: start over
             self._retrying = True
             self._report_status()
             self._stopping.wait(backoff)
             self._retrying = False
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
+    def _backoff_after_fault(self, backoff: float) -> float:
+        if self._pipeline is not None and self._pipeline.counters.audio_s > 0:
+            self._faults_in_a_row = 0
+            return BACKOFF_START_S  # it worked for a while: start over
+        return backoff
+
     def _fault(self, message: str, exc: Exception, backoff: float, level=logging.ERROR) -> None:
         """One line in the journal (the traceback only at debug level) and in the status."""
+        self._faults_in_a_row += 1
+        if self._faults_in_a_row & (self._faults_in_a_row - 1):  # not a power of two: quiet
+            level = logging.DEBUG
         self._log_counters()
         described = str(exc) if isinstance(exc, MicrophoneError) else f"{type(exc).__name__}: {exc}"
         log.log(level, message, described, backoff)
