@@ -124,6 +124,12 @@ def test_live_input_file_prints_utterances_and_stores_what_analyze_finds(
     stats = json.loads(invoke("stats", "--json", "--db", db_path).stdout)["total"]
     stored = json.loads(invoke("stats", "--json", "--db", tmp_path / "a.db").stdout)["total"]
     assert stats == stored == analysed["summary"]
+    import sqlite3
+
+    for db in (db_path, tmp_path / "a.db"):  # every row says which options made it
+        with sqlite3.connect(db) as raw:
+            recorded = {json.loads(o)["vad"] for (o,) in raw.execute("SELECT options FROM utterances")}
+        assert recorded == {analysed["options"]["vad"]}
 
 
 def test_live_json_lines_and_no_transcripts_in_the_store(scene, model_args, db_path):
