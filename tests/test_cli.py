@@ -389,3 +389,23 @@ def test_a_fault_is_not_disguised_as_a_user_error(scene, model_args, monkeypatch
     result = invoke("analyze", scene.path, *model_args)
     assert result.exit_code != 2 and isinstance(result.exception, ValueError)
     assert "error: operands" not in result.stderr
+
+
+def test_a_pipe_is_refused_not_waited_on(model_args, tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "recording.wav"
+    os.mkfifo(fifo)
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(invoke("analyze", fifo, *model_args)), daemon=True
+    )
+    worker.start()
+    worker.join(60.0)  # the harness's limit: a read from a FIFO nobody writes to never ends
+    if worker.is_alive():  # release the blocked reader so the suite goes on, then fail
+        with open(fifo, "wb"):
+            pass
+        worker.join(10.0)
+        pytest.fail("analyze waited on a pipe")
+    assert_one_sentence_error(results[0], "not a regular file")
