@@ -88,8 +88,8 @@ def test_voice_score_counts_unknown_as_a_miss():
 
 
 def test_latency_is_measured_from_the_end_of_speech_decision(tmp_path):
-    from edge.pipeline import Utterance
     from edge.store import Store
+    from edge.utterance import Utterance
 
     origin = 1_000_000.0
     spans_expected = [(1.0, 2.0), (5.0, 9.5), (12.0, 14.0)]  # all up to 8 s: all counted

