@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -88,15 +89,35 @@ DB_OPT = typer.Option(None, "--db", help="Database file (default: the user data 
 NO_TEXT_OPT = typer.Option(False, "--no-transcripts", help="Store counts but never the text.")
 DENOISE_VAD_OPT = typer.Option(False, "--denoise-vad", help="noisereduce before the VAD.")
 DENOISE_STT_OPT = typer.Option(False, "--denoise-stt", help="noisereduce before STT.")
+VAD_OPT = typer.Option(
+    "both", "--vad", help="Speech detection: webrtc (webrtcvad alone), silero, or both."
+)
+ONSET_OPT = typer.Option(0.5, "--vad-onset", help="Neural VAD probability that starts speech.")
+OFFSET_OPT = typer.Option(0.35, "--vad-offset", help="Probability below which speech pauses.")
+ENDPOINT_OPT = typer.Option(160, "--vad-endpoint-ms", help="Sure silence (ms) that ends speech.")
 
 
-def _options(aggressiveness: int, denoise_vad: bool, denoise_stt: bool):
+@dataclass(frozen=True)
+class VadChoice:
+    """The speech-detection options of the command line."""
+
+    aggressiveness: int = 3
+    vad: str = "both"
+    onset: float = 0.5
+    offset: float = 0.35
+    endpoint_ms: int = 160
+
+    def segmenter(self, denoise: bool) -> SegmenterOptions:
+        return SegmenterOptions(
+            vad=self.vad, aggressiveness=self.aggressiveness, onset_threshold=self.onset,
+            offset_threshold=self.offset, endpoint_ms=self.endpoint_ms, denoise=denoise,
+        )
+
+
+def _options(vad: VadChoice, denoise_vad: bool, denoise_stt: bool):
     from edge.pipeline import PipelineOptions
 
-    return PipelineOptions(
-        segmenter=SegmenterOptions(aggressiveness=aggressiveness, denoise=denoise_vad),
-        denoise_stt=denoise_stt,
-    )
+    return PipelineOptions(segmenter=vad.segmenter(denoise_vad), denoise_stt=denoise_stt)
 
 
 def _recognizers(stt_model, voice_model, threads, voice_threshold, db=None):
@@ -141,6 +162,10 @@ def analyze(
     voice_model: Optional[Path] = VOICE_OPT,
     threads: int = THREADS_OPT,
     vad_aggressiveness: int = AGGR_OPT,
+    vad: str = VAD_OPT,
+    vad_onset: float = ONSET_OPT,
+    vad_offset: float = OFFSET_OPT,
+    vad_endpoint_ms: int = ENDPOINT_OPT,
     voice_threshold: Optional[float] = THRESHOLD_OPT,
     denoise_vad: bool = DENOISE_VAD_OPT,
     denoise_stt: bool = DENOISE_STT_OPT,
@@ -154,7 +179,8 @@ def analyze(
     from edge.pipeline import analyze_file
 
     with user_errors():
-        options = _options(vad_aggressiveness, denoise_vad, denoise_stt)
+        choice = VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms)
+        options = _options(choice, denoise_vad, denoise_stt)
         recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold, db)
         store = None if no_store else _store(db, not no_transcripts)
         results = []
@@ -198,6 +224,10 @@ def live(
     voice_model: Optional[Path] = VOICE_OPT,
     threads: int = THREADS_OPT,
     vad_aggressiveness: int = AGGR_OPT,
+    vad: str = VAD_OPT,
+    vad_onset: float = ONSET_OPT,
+    vad_offset: float = OFFSET_OPT,
+    vad_endpoint_ms: int = ENDPOINT_OPT,
     voice_threshold: Optional[float] = THRESHOLD_OPT,
 ) -> None:
     """Capture speech and print each utterance as it is recognised (Ctrl-C to stop).
@@ -216,7 +246,8 @@ def live(
         run_live(
             source,
             recognizers,
-            _options(vad_aggressiveness, False, False),
+            _options(VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms),
+                     False, False),
             store,
             seconds=seconds,
             as_json=as_json,
@@ -435,6 +466,66 @@ def report(
         labels = load_config(config).labels.as_dict()
         _, periods = _stored_periods(db, since, until, by)
         typer.echo(str(write_report(periods, out, by, labels)))
+
+
+# --------------------------------------------------------------------------- serve
+
+WEB_EXTRA_HINT = "the dashboard needs the web extra: pip install 'talkratio[web]'"
+
+
+@app.command()
+def serve(
+    db: Optional[Path] = DB_OPT,
+    host: Optional[str] = typer.Option(
+        None, "--host", help="Address to bind (default 127.0.0.1; 0.0.0.0 with --lan)."
+    ),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port."),
+    lan: bool = typer.Option(
+        False, "--lan", help="Serve the home network; each phone pairs once with a link/QR."
+    ),
+    pairing_link: bool = typer.Option(
+        False, "--pairing-link", help="With --lan: print the pairing link and QR, then exit."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Daemon config: labels, database, transcripts, retention."
+    ),
+) -> None:
+    """A parent's dashboard in the browser, served by this device (Korean pages).
+
+    Example: talkratio serve --port 8765   (then open http://127.0.0.1:8765)
+
+    On the home network: talkratio serve --lan, then open the printed link on each phone.
+    """
+    from edge.config import load_config
+
+    with user_errors():
+        try:
+            from edge.web.server import ServeOptions, bind_host, pairing_url, run, web_settings
+        except ImportError:
+            raise ValueError(WEB_EXTRA_HINT) from None
+        if pairing_link and not lan:
+            raise ValueError("--pairing-link needs --lan (pairing is for the home network)")
+        options = ServeOptions(db=db, host=host, port=port, lan=lan)
+        bound = bind_host(options)
+        settings = web_settings(options, load_config(config))
+        if lan and (pairing_link or sys.stdout.isatty()):  # never into a log file
+            _print_pairing(pairing_url(settings, port))
+        elif lan:
+            typer.echo("pair a phone: talkratio serve --lan --pairing-link", err=True)
+        if pairing_link:
+            return
+        typer.echo(f"talkratio dashboard on http://{bound}:{port}/ (Ctrl-C stops it)", err=True)
+        run(settings, bound, port)
+
+
+def _print_pairing(url: str) -> None:
+    typer.echo("Open this link once on each phone to pair it (keep it private):")
+    typer.echo(url)
+    try:
+        import segno
+    except ImportError:
+        return
+    segno.make(url, error="m").terminal(compact=True)
 
 
 # --------------------------------------------------------------------------- models / devices

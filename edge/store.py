@@ -265,6 +265,71 @@ class Store:
                 self.path,
             )
 
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> Store:
+        """An existing database opened for reading only (the dashboard): nothing is created,
+        migrated or written; a missing file is a :class:`StoreError`."""
+        store = cls.__new__(cls)
+        store.path, store.transcripts = Path(path), False
+        if not store.path.is_file():
+            raise StoreError(f"the database {store.path} does not exist yet")
+        with _sqlite_errors(store.path, "open"):
+            store._db = sqlite3.connect(
+                f"{store.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+            version = store.schema_version
+        if version != SCHEMA_VERSION:
+            store.close()
+            raise StoreError(
+                f"{store.path} has schema {version}, this talkratio reads {SCHEMA_VERSION}; "
+                "run the daemon or `talkratio stats` once to migrate it"
+            )
+        return store
+
+    def overview(self) -> dict:
+        """What the store holds, for the privacy and device pages: utterance count, how many
+        keep their text, the first and last utterance start (Unix s) and their models."""
+        query = (
+            "SELECT COUNT(*), COUNT(text), MIN(wall_start), MAX(wall_start), "
+            "(SELECT stt_model || ' ' || voice_model FROM utterances "
+            "ORDER BY wall_start DESC, id DESC LIMIT 1) FROM utterances"
+        )
+        with _sqlite_errors(self.path, "read"):
+            count, texts, first, last, models = self._db.execute(query).fetchone()
+        stt, _, voice = (models or " ").partition(" ")
+        return {
+            "utterances": count,
+            "with_text": texts,
+            "first": first,
+            "last": last,
+            "stt_model": stt,
+            "voice_model": voice,
+        }
+
+    def erase_everything(self) -> int:
+        """Delete every row of every table so that nothing can be read back from the files:
+        freed pages are zeroed (secure_delete), the WAL is emptied and the file rebuilt
+        (VACUUM). The schema stays. Returns how many rows were deleted."""
+        with _sqlite_errors(self.path, "erase"):
+            self._db.execute("PRAGMA secure_delete=ON")
+            tables = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            with self._db:
+                deleted = sum(self._db.execute(f'DELETE FROM "{t}"').rowcount for t in tables)
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        log.warning("erased everything in %s (%d rows)", self.path, deleted)
+        return deleted
+
     def integrity_ok(self) -> bool:
         with _sqlite_errors(self.path, "check"):
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

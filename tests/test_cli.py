@@ -301,3 +301,19 @@ def test_ctrl_c_ends_live_cleanly_with_everything_stored(scene, fake_models, db_
     assert 1 <= len(printed) < len(scene.truth)  # stopped early ...
     with Store(db_path) as store:
         assert store.count() == len(printed)  # ... with every printed utterance stored
+
+
+def test_the_vad_choice_is_recorded_in_the_options(scene, model_args):
+    default = json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)
+    assert default["options"]["vad"] == "webrtc+silero"
+    alone = invoke("analyze", scene.path, "--json", "--no-store", "--vad", "webrtc",
+                   "--vad-endpoint-ms", 240, *model_args)
+    assert alone.exit_code == 0, alone.stderr
+    options = json.loads(alone.stdout)["options"]
+    assert (options["vad"], options["vad_endpoint_ms"]) == ("webrtc", 240)
+    assert_one_sentence_error(
+        invoke("analyze", scene.path, "--vad", "neural", *model_args), "vad must be one of"
+    )
+    assert_one_sentence_error(
+        invoke("analyze", scene.path, "--vad-offset", 0.9, *model_args), "offset_threshold"
+    )
