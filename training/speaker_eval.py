@@ -232,15 +232,52 @@ def calibrate_change(encoder, bank: list[str], false_cut: float, seed: int) -> d
     }
 
 
-def calibrate(model: Path, far: float, false_cut: float, seed: int) -> dict:
+KOKORO_ENROL_SENTENCES = 10  # about 25 s of Kokoro speech
+KOKORO_TESTS = 3
+
+
+def kokoro_check(encoder, bank: list[str], threshold: float, seed: int) -> dict:
+    """False accepts / rejects at ``threshold`` among Kokoro's five recorded-voice timbres
+    (each pure voice a speaker; not used to choose the threshold)."""
+    from edge.household import enrol
+    from training.kokoro import FEMALE_VOICES, MALE_VOICE, KokoroSpeaker, synthesize
+
+    rng = np.random.default_rng(seed)
+    gap = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
+    prints, tests = [], []
+    for voice in (*FEMALE_VOICES, MALE_VOICE):
+        speaker = KokoroSpeaker(f"eval_{voice}", "", 0, ((voice, 1.0),), 1.0)
+        texts = rng.choice(bank, KOKORO_ENROL_SENTENCES + KOKORO_TESTS, replace=False)
+        enrolment = [x for t in texts[KOKORO_TESTS:] for x in (synthesize(t, speaker), gap)]
+        prints.append(enrol("mother", [np.concatenate(enrolment)], encoder).embedding)
+        tests.append([encoder.embed(synthesize(t, speaker)) for t in texts[:KOKORO_TESTS]])
+        log.info("kokoro %s enrolled", voice)
+    scores = np.einsum(
+        "ikd,jd->ijk", np.asarray(tests), np.asarray(prints)
+    )  # test voice i, print j
+    same = np.eye(len(prints), dtype=bool)
+    genuine, impostor = scores[same].ravel(), scores[~same].ravel()
+    return {
+        "voices": len(prints),
+        "far": round(float(np.mean(impostor >= threshold)), 4),
+        "frr": round(float(np.mean(genuine < threshold)), 4),
+        "genuine_trials": int(genuine.size),
+        "impostor_trials": int(impostor.size),
+    }
+
+
+def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False) -> dict:
     """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``."""
     from edge.speaker import SpeakerEncoder
     from training.sentences import is_held_out, load_bank
 
     encoder = SpeakerEncoder(model)
     bank = [s for s in load_bank() if not is_held_out(s) and len(s) >= 12]
+    match = calibrate_match(encoder, bank, far, seed)
+    if kokoro:
+        match["kokoro_clean"] = kokoro_check(encoder, bank, match["match_threshold"], seed)
     return {
-        "household_match": calibrate_match(encoder, bank, far, seed),
+        "household_match": match,
         "voice_change": calibrate_change(encoder, bank, false_cut, seed),
     }
 
@@ -272,6 +309,9 @@ def cli(
         DEFAULT_FALSE_CUT, help="share of single-voice segments the change distance may cut"
     ),
     seed: int = typer.Option(0, help="sentence and noise draw"),
+    kokoro: bool = typer.Option(
+        False, "--kokoro", help="also check the threshold on Kokoro's five voices (minutes)"
+    ),
     write: bool = typer.Option(
         False, "--write", help="store the threshold and rates in the model file"
     ),
@@ -287,7 +327,7 @@ def cli(
     if path is None or not Path(path).is_file():
         typer.echo(f"error: speaker model {path} does not exist", err=True)
         raise typer.Exit(2)
-    report = calibrate(Path(path), far, false_cut, seed)
+    report = calibrate(Path(path), far, false_cut, seed, kokoro)
     text = json.dumps(report, indent=2)
     typer.echo(text)
     if out is not None:
