@@ -16,10 +16,10 @@ import stat
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="the dashboard needs the web extra: pip install '.[web]'")
@@ -30,6 +30,7 @@ from typer.testing import CliRunner  # noqa: E402
 from edge.cli import app as cli_app  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.utterance import Utterance  # noqa: E402
+from edge.voiceprint import Voiceprint  # noqa: E402
 from edge.web.app import WebSettings, create_app  # noqa: E402
 from edge.web.security import COOKIE_NAME, load_or_create_token  # noqa: E402
 from edge.web.server import ServeOptions, bind_host  # noqa: E402
@@ -232,21 +233,6 @@ def test_pages_only_read_the_store(seeded):
     assert not wal.exists() or wal.stat().st_size == 0  # nothing written for the next reader
 
 
-def test_delete_everything_erases_the_text_from_the_files(seeded):
-    assert SECRET_TEXT.encode() in file_bytes(seeded)
-    web = client(seeded)
-    form = web.get("/privacy/erase").text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-    wrong = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "네"})
-    assert wrong.status_code == 400 and Store.open_read_only(seeded).count() == 11
-    done = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
-    assert done.status_code == 200 and 'id="erased"' in done.text  # after the redirect
-    assert figures(done.text)["stored_utterances"] == "0"
-    assert SECRET_TEXT.encode() not in file_bytes(seeded)
-    with Store(seeded) as store:  # the schema is still there: the daemon goes on storing
-        assert store.count() == 0 and store.integrity_ok()
-
-
 def test_privacy_page_says_what_is_stored(seeded):
     page = client(seeded, transcripts=False, retention_days=30).get("/privacy").text
     shown = figures(page)
@@ -435,37 +421,48 @@ def test_a_real_browser_shows_today_at_phone_width(db_path, tmp_path):
 # --------------------------------------------------------------------------- household
 
 
-@dataclass(frozen=True)
-class Print:
-    """What the Household page reads of a stored voiceprint (never the embedding)."""
-
-    role: str
-    created_at: float
-    model_name: str
-    quality: float
+def voiceprint(role: str, created_at: float, quality: float) -> Voiceprint:
+    embedding = np.ones(256, np.float32) / 16.0  # a unit vector: only its bytes matter here
+    return Voiceprint(role, embedding, "0" * 64, "ge2e@1", created_at, 31.0, quality)
 
 
 @pytest.fixture
-def enrolled_store(seeded, monkeypatch):
-    kept = {
-        "mother": Print("mother", at(DAY, 9, 30), "ge2e@1", 0.91),
-        "father": Print("father", at(DAY, 9, 40), "ge2e@1", 0.88),
-    }
-    monkeypatch.setattr(Store, "voiceprints", lambda self: list(kept.values()), raising=False)
-    monkeypatch.setattr(Store, "forget", lambda self, role: kept.pop(role, None), raising=False)
-    return seeded, kept
+def enrolled_store(seeded):
+    with Store(seeded) as store:
+        store.save_voiceprint(voiceprint("mother", at(DAY, 9, 30), 0.91))
+        store.save_voiceprint(voiceprint("father", at(DAY, 9, 40), 0.88))
+    return seeded
 
 
 def test_household_shows_who_is_enrolled_and_forgets_after_confirmation(enrolled_store):
-    db, kept = enrolled_store
-    web = client(db)
+    web = client(enrolled_store)
     page = web.get("/household").text
     assert 'id="enrolled-mother"' in page and 'id="enrolled-father"' in page
     assert "2026-11-24 09:30:00" in page and "ge2e@1" in page and "0.91" in page
     confirm = web.get("/household/forget?role=father").text
-    assert "아빠의 목소리 정보를 지울까요?" in confirm and set(kept) == {"mother", "father"}
+    assert "아빠의 목소리 정보를 지울까요?" in confirm
+    assert len(Store.open_read_only(enrolled_store).voiceprints()) == 2
     csrf = re.search(r'name="csrf" value="([^"]+)"', confirm).group(1)
     done = web.post("/household/forget", data={"csrf": csrf, "role": "father"})
     assert done.status_code == 200 and 'id="forgotten"' in done.text
-    assert set(kept) == {"mother"} and 'id="enrolled-father"' not in done.text
+    kept = Store.open_read_only(enrolled_store).voiceprints()
+    assert [v.role for v in kept] == ["mother"] and 'id="enrolled-father"' not in done.text
     assert figures(web.get("/privacy").text)["stored_voiceprints"] == "1"
+
+
+def test_delete_everything_erases_text_and_voiceprints_from_the_files(enrolled_store):
+    seeded = enrolled_store
+    embedding = voiceprint("mother", 0.0, 0.0).embedding.tobytes()
+    assert SECRET_TEXT.encode() in file_bytes(seeded) and embedding in file_bytes(seeded)
+    web = client(seeded)
+    form = web.get("/privacy/erase").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    wrong = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "네"})
+    assert wrong.status_code == 400 and Store.open_read_only(seeded).count() == 11
+    done = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
+    assert done.status_code == 200 and 'id="erased"' in done.text  # after the redirect
+    assert figures(done.text)["stored_utterances"] == "0"
+    assert SECRET_TEXT.encode() not in file_bytes(seeded)
+    assert embedding not in file_bytes(seeded)
+    with Store(seeded) as store:  # the schema is still there: the daemon goes on storing
+        assert store.count() == 0 and store.voiceprints() == [] and store.integrity_ok()

@@ -143,14 +143,12 @@ class Pages:
         try:
             with self.store() as store:
                 enrolled = household.enrolled(store)
-                supported = household.supported(store)
         except StoreError as exc:
             return self.no_store(request, exc)
         return self.render(
             request,
             "household.html",
             enrolled=enrolled,
-            supported=supported,
             forgotten=request.query_params.get("forgotten"),
         )
 
