@@ -12,6 +12,7 @@ import random
 import re
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -466,3 +467,17 @@ def test_delete_everything_erases_text_and_voiceprints_from_the_files(enrolled_s
     assert embedding not in file_bytes(seeded)
     with Store(seeded) as store:  # the schema is still there: the daemon goes on storing
         assert store.count() == 0 and store.voiceprints() == [] and store.integrity_ok()
+
+
+def test_an_erase_during_another_read_says_so_and_a_second_one_wipes(seeded):
+    web = client(seeded)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/privacy/erase").text).group(1)
+    reader = sqlite3.connect(seeded)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM utterances").fetchone()  # holds a WAL snapshot
+    first = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
+    assert "한 번 더" in first.text and figures(first.text)["stored_utterances"] == "0"
+    reader.close()
+    second = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
+    assert "파일 안에서도 지워졌습니다" in second.text
+    assert SECRET_TEXT.encode() not in file_bytes(seeded)
