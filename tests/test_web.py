@@ -346,13 +346,14 @@ def test_audio_is_never_served(seeded):
 
 
 class running_server:
-    """uvicorn on 127.0.0.1 and a free port, in a thread, for as long as the block lasts."""
+    """uvicorn on the default host and a free port, in a thread, while the block lasts."""
 
     def __init__(self, db: Path):
         import uvicorn
 
+        host = bind_host(ServeOptions())  # what `talkratio serve` binds without --lan
         config = uvicorn.Config(
-            create_app(WebSettings(db_path=db)), host="127.0.0.1", port=0, log_level="warning"
+            create_app(WebSettings(db_path=db)), host=host, port=0, log_level="warning"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
