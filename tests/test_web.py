@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import socket
@@ -28,6 +27,7 @@ pytest.importorskip("starlette", reason="the dashboard needs the web extra: pip 
 from starlette.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from benchmarks.web import household_day  # noqa: E402
 from edge.cli import app as cli_app  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.utterance import Utterance  # noqa: E402
@@ -84,24 +84,6 @@ def known_day(day: date = DAY) -> list[Utterance]:
         said(at(before, 20, 0), 40.0, "female"),
         said(at(before, 20, 0, 42), 50.0, "male"),
     ]
-
-
-# (hour, minutes of family talk starting at hh:05): breakfast, lunch, dinner, bath, bedtime
-BUSY_HOURS = ((7, 30), (8, 10), (12, 15), (18, 35), (19, 40), (20, 25), (21, 10))
-VOICE_WEIGHTS = {"female": 5, "male": 3, "child": 3}
-
-
-def household_day(day: date = DAY) -> list[Utterance]:
-    """A fuller, reproducible day (for the browser test and the README's screenshot)."""
-    rng, talk = random.Random(24), []
-    for hour, minutes in BUSY_HOURS:
-        t = at(day, hour, 5)
-        while t < at(day, hour, 5) + minutes * 60:
-            voice = rng.choices(list(VOICE_WEIGHTS), list(VOICE_WEIGHTS.values()))[0]
-            length = rng.uniform(0.8, 2.5) if voice == "child" else rng.uniform(1.5, 6.0)
-            talk.append(said(t, length, voice))
-            t += length + rng.uniform(0.5, 9.0)
-    return talk
 
 
 @pytest.fixture
@@ -399,7 +381,7 @@ def browse(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def test_a_real_browser_shows_today_at_phone_width(db_path, tmp_path):
     with Store(db_path) as store:
-        store.add_many(household_day())
+        store.add_many(household_day(DAY))
     screenshot = Path(os.environ.get("TALKRATIO_SCREENSHOT", tmp_path / "today.png")).resolve()
     with running_server(db_path) as (_, port):
         url = f"http://127.0.0.1:{port}/?day={DAY}"
@@ -482,3 +464,13 @@ def test_an_erase_during_another_read_says_so_and_a_second_one_wipes(seeded):
     second = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
     assert "파일 안에서도 지워졌습니다" in second.text
     assert SECRET_TEXT.encode() not in file_bytes(seeded)
+
+
+def test_the_dashboard_benchmark_runs_on_a_small_store(tmp_path):
+    from benchmarks.web import PAGES, main
+
+    result = main(["--days", "2", "--repeats", "1", "--out", str(tmp_path)])
+    assert result["utterances"] == len(household_day(DAY, seed=0)) + len(household_day(DAY, 1))
+    assert len(result["pages"]) == len(PAGES) and result["server_rss_mb"] > 10
+    assert json.loads((tmp_path / "web.json").read_text())["days"] == 2
+    assert "| `/privacy` |" in (tmp_path / "web.md").read_text()
