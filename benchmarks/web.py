@@ -39,16 +39,17 @@ PAGES = ("/?day={day}", "/week?day={day}", "/household", "/privacy", "/device")
 STARTUP_LIMIT_S = 60.0
 
 
-def _said(wall: float, seconds: float, voice: str) -> Utterance:
+def said(wall: float, seconds: float, voice: str, text: str = "밥 먹자") -> Utterance:
+    """One stored utterance of ``voice`` at Unix time ``wall`` (also the web tests' records)."""
     return Utterance(
         start=0.0,
         end=seconds,
         wall_start=wall,
         voice=voice,
         voice_prob=0.9,
-        text="밥 먹자",
-        syllables=3,
-        eojeol=2,
+        text=text,
+        syllables=len(text.replace(" ", "")),
+        eojeol=len(text.split()),
         transcribed=True,
         stt_model="ds2@bench",
         voice_model="voice@bench",
@@ -66,7 +67,7 @@ def household_day(day: date, seed: int = 24) -> list[Utterance]:
         while t < end:
             voice = rng.choices(list(VOICE_WEIGHTS), list(VOICE_WEIGHTS.values()))[0]
             length = rng.uniform(0.8, 2.5) if voice == "child" else rng.uniform(1.5, 6.0)
-            talk.append(_said(t, length, voice))
+            talk.append(said(t, length, voice))
             t += length + rng.uniform(0.5, 9.0)
     return talk
 

@@ -27,7 +27,7 @@ pytest.importorskip("starlette", reason="the dashboard needs the web extra: pip 
 from starlette.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from benchmarks.web import household_day  # noqa: E402
+from benchmarks.web import household_day, said  # noqa: E402
 from edge.cli import app as cli_app  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.utterance import Utterance  # noqa: E402
@@ -46,25 +46,6 @@ PHONE = (390, 844)  # CSS pixels of a common phone
 
 def at(day: date, hh: int, mm: int, ss: float = 0.0) -> float:
     return datetime(day.year, day.month, day.day, hh, mm).astimezone().timestamp() + ss
-
-
-def said(wall: float, seconds: float, voice: str, text: str = "밥 먹자") -> Utterance:
-    speaker = {"female": "mother", "male": "father"}.get(voice)  # as without enrolment
-    return Utterance(
-        start=0.0,
-        end=seconds,
-        wall_start=wall,
-        voice=voice,
-        voice_prob=0.9,
-        text=text,
-        syllables=len(text.replace(" ", "")),
-        eojeol=len(text.split()),
-        transcribed=True,
-        stt_model="ds2@test",
-        voice_model="voice@test",
-        source="test",
-        speaker=speaker,
-    )
 
 
 def known_day(day: date = DAY) -> list[Utterance]:
