@@ -104,3 +104,54 @@ def test_two_process_ddp_on_cpu(corpus, tmp_path):
     assert start["batches_per_epoch"] == 1  # 4 utterances, 2 batches of 2: one per process
     assert [r["epoch"] for r in records(run) if "dev_cer" in r] == [0]
     assert (run / "last.pt").is_file()
+
+
+def test_resume_from_within_an_epoch_repeats_no_step(corpus, tmp_path, monkeypatch):
+    from training.ds2 import train as train_module
+
+    config = replace(TINY, epochs=2, max_batch_s=3.2, checkpoint_every=1)  # 2 batches an epoch
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    train_module.train(config, corpus, corpus, full)
+    original_step = train_module.Trainer.train_step
+
+    def crash_at_step_two(self, batch):
+        if self.step == 1:
+            raise KeyboardInterrupt  # the machine stops in the middle of epoch 1
+        return original_step(self, batch)
+
+    monkeypatch.setattr(train_module.Trainer, "train_step", crash_at_step_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_module.train(config, corpus, corpus, cut)
+    monkeypatch.setattr(train_module.Trainer, "train_step", original_step)
+    train_module.train(config, corpus, corpus, cut, resume=True)
+
+    def step_losses(run):
+        return [(r["step"], r["loss"]) for r in records(run) if "loss" in r]
+
+    assert step_losses(cut) == step_losses(full)  # step 1 once, then 2, 3, 4 as uninterrupted
+
+
+def test_fine_tuning_starts_from_an_exported_model(trained, corpus, tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from edge.audio import compute_features, load_audio
+    from export.ds2 import export_ds2
+    from training.ds2.train import train
+    from training.ds2.warm_start import model_from_onnx
+
+    export_ds2(trained / "best.pt", tmp_path / "m.onnx", None, None)
+    audio = [corpus.parent / f"u{i}.wav" for i in range(len(TEXTS))]
+    model, tokenizer, features = model_from_onnx(tmp_path / "m.onnx", audio)
+    feats = compute_features(load_audio(audio[0]), features)[None]
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: feats})[0]
+    with torch.no_grad():
+        got = model(torch.from_numpy(feats))[0].numpy()
+    assert np.abs(got - expected).max() < 1e-4  # BatchNorm unfolded exactly
+
+    run = tmp_path / "tuned"
+    train(replace(TINY, epochs=1, lr=1e-4), corpus, corpus, run, init=tmp_path / "m.onnx")
+    first = next(r for r in records(run) if "dev_cer" in r)
+    assert first["dev_cer"] <= 0.1  # a scratch model's first epoch is above 0.5
