@@ -29,11 +29,17 @@ MIN_SAMPLES = 160  # one 10 ms hop: anything shorter has no speech to recognise
 BUNDLED_LM = ASSETS_DIR / "stt.lm.npz"
 
 
-def load_fusion(lm: str | Path | None, tokens: list[str]) -> Fusion | None:
-    """The language model to fuse: ``"auto"`` the bundled one if present, None none."""
-    path = BUNDLED_LM if lm == "auto" else lm
-    if path is None or (lm == "auto" and not BUNDLED_LM.is_file()):
+def load_fusion(lm: str | Path | None, tokens: list[str], bundled: bool) -> Fusion | None:
+    """The language model to fuse, or None.
+
+    ``"auto"``: the bundled LM with the bundled model, when the file is there (its
+    fusion weights were tuned for that model); nothing with another model.
+    """
+    if lm == "auto":
+        lm = BUNDLED_LM if bundled and BUNDLED_LM.is_file() else None
+    if lm is None:
         return None
+    path = Path(lm)
     model = CharNgram.load(path, tokens)
     log.info("beam search fuses the language model %s", path)
     return Fusion(model, model.lm_weight, model.insertion_bonus)
@@ -57,7 +63,7 @@ class SpeechRecognizer:
         if not self.tokens:
             raise ModelError(f"{path} has no talkratio.vocab metadata")
         self.beam_width = beam_width
-        self.fusion = load_fusion(lm, self.tokens) if beam_width > 1 else None
+        self.fusion = load_fusion(lm, self.tokens, model_path is None) if beam_width > 1 else None
         self._input = self.session.get_inputs()[0].name
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:

@@ -59,3 +59,12 @@ def test_lm_text_holds_no_honest_test_sentence():
     text = lm_build.training_text()
     assert len(text) > 3000
     assert not test & {sentence_key(t) for t in text}
+
+
+def test_bundled_recognizer_fuses_the_bundled_lm_in_beam_search_only():
+    from edge.stt import BUNDLED_LM, SpeechRecognizer
+
+    assert BUNDLED_LM.is_file() and BUNDLED_LM.stat().st_size < 1_000_000  # small package data
+    assert SpeechRecognizer(beam_width=8).fusion is not None
+    assert SpeechRecognizer(beam_width=1).fusion is None  # greedy never reads it
+    assert SpeechRecognizer(beam_width=8, lm=None).fusion is None
