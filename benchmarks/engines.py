@@ -143,7 +143,7 @@ def engine_available(name: str) -> str | None:
 
 
 def _talkratio(threads: int, stt_path: str | None, voice_path: str | None):
-    from edge.pipeline import load_recognizers
+    from edge.recognition import load_recognizers
 
     recognizers = load_recognizers(stt_path, voice_path, threads=threads)
     paths = [Path(r.info.path) for r in (recognizers.stt, recognizers.voice) if r and r.info]

@@ -100,9 +100,10 @@ def _rows(db: Path) -> list[tuple[float, float, float, float, int]]:
 
 def detection_s(end_s: float, options: SegmenterOptions = SegmenterOptions(),
                 block_s: float = LIVE_BLOCK_SECONDS) -> float:
-    """Recording time at which the VAD can decide that speech whose last voiced frame
-    ends at ``end_s`` is over: the hangover later, on a capture block boundary."""
-    hangover_s = options.frames(options.hangover_ms) * options.frame_ms / 1000
+    """Recording time by which the VAD has decided that speech whose last voiced frame
+    ends at ``end_s`` is over: the hangover later (the neural VAD's endpointing often
+    decides sooner), on a capture block boundary."""
+    hangover_s = options.hangover_ms / 1000
     return math.ceil(round((end_s + hangover_s) / block_s, 6)) * block_s
 
 
@@ -119,7 +120,7 @@ def vad_decisions(recording: Path, options: SegmenterOptions = SegmenterOptions(
                   block_s: float = LIVE_BLOCK_SECONDS) -> list[VadDecision]:
     """Replay the segmenter on ``recording`` in capture blocks: when each segment was emitted.
 
-    webrtcvad is deterministic, so this is the live run's own decision time. The
+    Both VADs are deterministic, so this is the live run's own decision time. The
     stored utterance times cannot give it: the runtime tightens them to the voiced
     speech and cuts quick replies apart, after the VAD has decided.
     """

@@ -26,15 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.audio import SAMPLE_RATE, compute_features, iter_audio_blocks
-from edge.pipeline import (
-    FileAnalysis,
-    PipelineOptions,
-    Recognizers,
-    Utterance,
-    analyze_file,
-    load_recognizers,
-)
+from edge.pipeline import FileAnalysis, PipelineOptions, analyze_file
+from edge.recognition import Recognizers, load_recognizers
 from edge.segmenter import Segment, segment_stream
+from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 

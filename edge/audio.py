@@ -38,10 +38,14 @@ class AudioError(ValueError):
 class FeatureConfig:
     """How samples become features. Stored as JSON in each model's metadata.
 
-    ``type`` is ``"spectrogram"`` (DeepSpeech2: log1p magnitude, 161 bins) or
-    ``"logmel"`` (log mel energies, ``n_mels`` bins). ``normalisation`` is
-    ``"utterance"`` (each bin to zero mean, unit variance over the utterance) or
-    ``"none"``.
+    ``type`` is ``"spectrogram"`` (DeepSpeech2: log1p magnitude, 161 bins),
+    ``"logmel"`` (log mel energies, ``n_mels`` bins) or ``"mel"`` (mel power, no
+    log: the speaker encoder). ``mel_scale`` is ``"htk"`` (filters normalised to
+    unit sum) or ``"slaney"`` (Slaney's scale, linear below 1 kHz, with Slaney's
+    area normalisation 2 / bandwidth in Hz: librosa's default). ``normalisation``
+    is ``"utterance"`` (each bin to zero mean, unit variance over the utterance),
+    ``"volume"`` (the waveform's RMS raised, never lowered, to ``target_dbfs``
+    before the STFT) or ``"none"``.
     """
 
     type: str = "spectrogram"
@@ -52,10 +56,12 @@ class FeatureConfig:
     window: str = "hamming"
     n_mels: int = 0
     normalisation: str = "utterance"
+    mel_scale: str = "htk"
+    target_dbfs: float | None = None  # "volume" normalisation only
 
     @property
     def n_bins(self) -> int:
-        return self.n_mels if self.type == "logmel" else self.n_fft // 2 + 1
+        return self.n_mels if self.type in ("logmel", "mel") else self.n_fft // 2 + 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -165,6 +171,8 @@ def _window(kind: str, length: int) -> np.ndarray:
         return np.hamming(length).astype(np.float32)
     if kind == "hann":
         return np.hanning(length).astype(np.float32)
+    if kind == "hann_periodic":  # the FFT convention (scipy/librosa/torch "hann")
+        return np.hanning(length + 1)[:-1].astype(np.float32)
     raise ValueError(f"unknown window {kind!r}")
 
 
@@ -176,20 +184,52 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
-@lru_cache(maxsize=8)
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
-    """``(n_fft // 2 + 1, n_mels)`` triangular filters, area-normalised, 0 Hz to Nyquist.
+# Slaney's Auditory Toolbox scale: linear (3 mel per 200 Hz) below 1 kHz, logarithmic above
+SLANEY_HZ_PER_MEL = 200.0 / 3
+SLANEY_BREAK_HZ = 1000.0
+SLANEY_BREAK_MEL = SLANEY_BREAK_HZ / SLANEY_HZ_PER_MEL  # 15 mel at 1 kHz
+SLANEY_LOG_STEP = np.log(6.4) / 27.0  # 27 mel per factor 6.4 in Hz above the break
 
-    Every filter spans at least one FFT bin, so none is empty (the research
-    MFCC with n_fft 320 and 128 mels had empty filters).
+
+def _hz_to_slaney(hz: np.ndarray) -> np.ndarray:
+    hz = np.asarray(hz, dtype=np.float64)
+    log_part = SLANEY_BREAK_MEL + np.log(np.maximum(hz, SLANEY_BREAK_HZ) / SLANEY_BREAK_HZ) / SLANEY_LOG_STEP
+    return np.where(hz < SLANEY_BREAK_HZ, hz / SLANEY_HZ_PER_MEL, log_part)
+
+
+def _slaney_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    log_part = SLANEY_BREAK_HZ * np.exp(SLANEY_LOG_STEP * (np.maximum(mel, SLANEY_BREAK_MEL) - SLANEY_BREAK_MEL))
+    return np.where(mel < SLANEY_BREAK_MEL, mel * SLANEY_HZ_PER_MEL, log_part)
+
+
+def _mel_edges_hz(sample_rate: int, n_mels: int, scale: str) -> np.ndarray:
+    """``n_mels + 2`` filter edges, equally spaced on the mel scale from 0 Hz to Nyquist."""
+    if scale == "htk":
+        return _mel_to_hz(np.linspace(0.0, _hz_to_mel(np.array(sample_rate / 2)), n_mels + 2))
+    if scale == "slaney":
+        return _slaney_to_hz(np.linspace(0.0, _hz_to_slaney(sample_rate / 2), n_mels + 2))
+    raise ValueError(f"unknown mel scale {scale!r}")
+
+
+@lru_cache(maxsize=8)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, scale: str = "htk") -> np.ndarray:
+    """``(n_fft // 2 + 1, n_mels)`` triangular filters, 0 Hz to Nyquist.
+
+    ``htk``: each filter sums to one; every filter spans at least one FFT bin, so
+    none is empty (the research MFCC with n_fft 320 and 128 mels had empty
+    filters). ``slaney``: each filter's peak is 2 / (its bandwidth in Hz), as
+    librosa's ``filters.mel`` (``htk=False, norm="slaney"``) makes them.
     """
     n_bins = n_fft // 2 + 1
     bin_hz = np.linspace(0.0, sample_rate / 2, n_bins)
-    edges_hz = _mel_to_hz(np.linspace(0.0, _hz_to_mel(np.array(sample_rate / 2)), n_mels + 2))
+    edges_hz = _mel_edges_hz(sample_rate, n_mels, scale)
     lower, centre, upper = edges_hz[:-2], edges_hz[1:-1], edges_hz[2:]
     rising = (bin_hz[:, None] - lower) / (centre - lower)
     falling = (upper - bin_hz[:, None]) / (upper - centre)
     fb = np.maximum(0.0, np.minimum(rising, falling))
+    if scale == "slaney":
+        return (fb * (2.0 / (upper - lower))).astype(np.float32)
     empty = fb.sum(axis=0) == 0
     if empty.any():  # too many mels for this FFT: give each empty filter its nearest bin
         fb[np.abs(bin_hz[:, None] - centre[empty]).argmin(axis=0), np.flatnonzero(empty)] = 1.0
@@ -224,23 +264,40 @@ def normalise(features: np.ndarray) -> np.ndarray:
     return ((features - mean) / np.maximum(std, NORM_STD_FLOOR)).astype(np.float32)
 
 
+def raise_volume(samples: np.ndarray, target_dbfs: float) -> np.ndarray:
+    """``samples`` scaled up so their RMS is ``target_dbfs`` (full scale = 1.0); never scaled down.
+
+    Silence (RMS 0) is returned unchanged.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    if rms == 0.0:
+        return samples
+    gain_db = target_dbfs - 20.0 * np.log10(rms)
+    return samples if gain_db <= 0 else (samples * 10.0 ** (gain_db / 20.0)).astype(np.float32)
+
+
 def compute_features(samples: np.ndarray, config: FeatureConfig = SPECTROGRAM) -> np.ndarray:
     """16 kHz mono samples ``(n,)`` to ``(n_frames, config.n_bins)`` float32 features.
 
-    spectrogram: ``log1p(|STFT|)``; logmel: ``log(mel energies + 1e-6)``.
+    spectrogram: ``log1p(|STFT|)``; logmel: ``log(mel energies + 1e-6)``; mel:
+    mel energies (|STFT|^2 through the filterbank), no log.
     """
     if config.sample_rate != SAMPLE_RATE:
         raise ValueError(f"features are defined at {SAMPLE_RATE} Hz, not {config.sample_rate}")
+    if config.normalisation == "volume":
+        samples = raise_volume(samples, config.target_dbfs)
     magnitude = stft_magnitude(samples, config)
     if config.type == "spectrogram":
         features = np.log1p(magnitude)
-    elif config.type == "logmel":
-        power = magnitude**2
-        features = np.log(power @ mel_filterbank(config.sample_rate, config.n_fft, config.n_mels) + 1e-6)
+    elif config.type in ("logmel", "mel"):
+        bank = mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.mel_scale)
+        features = magnitude**2 @ bank
+        features = np.log(features + 1e-6) if config.type == "logmel" else features
     else:
         raise ValueError(f"unknown feature type {config.type!r}")
     if config.normalisation == "utterance":
         features = normalise(features)
-    elif config.normalisation != "none":
+    elif config.normalisation not in ("none", "volume"):
         raise ValueError(f"unknown normalisation {config.normalisation!r}")
     return features.astype(np.float32)

@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -19,6 +20,7 @@ import typer
 
 from edge.audio import AudioError
 from edge.config import ConfigError
+from edge.household import HouseholdError
 from edge.onnx_model import ModelError
 from edge.segmenter import SegmenterOptions
 from edge.sources import MicrophoneError
@@ -28,7 +30,15 @@ log = logging.getLogger("edge")
 
 EXIT_USER_ERROR = 2
 EXIT_RUNTIME_ERROR = 1
-USER_ERRORS = (AudioError, ModelError, ConfigError, MicrophoneError, ValueError, FileNotFoundError)
+USER_ERRORS = (
+    AudioError,
+    ModelError,
+    ConfigError,
+    MicrophoneError,
+    HouseholdError,
+    ValueError,
+    FileNotFoundError,
+)
 
 app = typer.Typer(
     help="Private Korean talk statistics on this device.\n\n"
@@ -79,21 +89,54 @@ DB_OPT = typer.Option(None, "--db", help="Database file (default: the user data 
 NO_TEXT_OPT = typer.Option(False, "--no-transcripts", help="Store counts but never the text.")
 DENOISE_VAD_OPT = typer.Option(False, "--denoise-vad", help="noisereduce before the VAD.")
 DENOISE_STT_OPT = typer.Option(False, "--denoise-stt", help="noisereduce before STT.")
+VAD_OPT = typer.Option(
+    "both", "--vad", help="Speech detection: webrtc (webrtcvad alone), silero, or both."
+)
+ONSET_OPT = typer.Option(0.5, "--vad-onset", help="Neural VAD probability that starts speech.")
+OFFSET_OPT = typer.Option(0.35, "--vad-offset", help="Probability below which speech pauses.")
+ENDPOINT_OPT = typer.Option(160, "--vad-endpoint-ms", help="Sure silence (ms) that ends speech.")
 
 
-def _options(aggressiveness: int, denoise_vad: bool, denoise_stt: bool):
+@dataclass(frozen=True)
+class VadChoice:
+    """The speech-detection options of the command line."""
+
+    aggressiveness: int = 3
+    vad: str = "both"
+    onset: float = 0.5
+    offset: float = 0.35
+    endpoint_ms: int = 160
+
+    def segmenter(self, denoise: bool) -> SegmenterOptions:
+        return SegmenterOptions(
+            vad=self.vad, aggressiveness=self.aggressiveness, onset_threshold=self.onset,
+            offset_threshold=self.offset, endpoint_ms=self.endpoint_ms, denoise=denoise,
+        )
+
+
+def _options(vad: VadChoice, denoise_vad: bool, denoise_stt: bool):
     from edge.pipeline import PipelineOptions
 
-    return PipelineOptions(
-        segmenter=SegmenterOptions(aggressiveness=aggressiveness, denoise=denoise_vad),
-        denoise_stt=denoise_stt,
+    return PipelineOptions(segmenter=vad.segmenter(denoise_vad), denoise_stt=denoise_stt)
+
+
+def _recognizers(stt_model, voice_model, threads, voice_threshold, db=None):
+    """The models, with the household enrolled in the store at ``db``."""
+    from edge.recognition import load_recognizers
+
+    return load_recognizers(
+        stt_model, voice_model, threads, True, voice_threshold, voiceprints=_voiceprints(db)
     )
 
 
-def _recognizers(stt_model, voice_model, threads, voice_threshold):
-    from edge.pipeline import load_recognizers
+def _voiceprints(db: Optional[Path]) -> list:
+    """The household enrolled in the store (none when there is no store yet: not created)."""
+    from edge.store import default_db_path
 
-    return load_recognizers(stt_model, voice_model, threads, True, voice_threshold)
+    if not (db or default_db_path()).exists():
+        return []
+    with _store(db) as store:
+        return store.voiceprints()
 
 
 def _store(db: Optional[Path], transcripts: bool = True):
@@ -119,6 +162,10 @@ def analyze(
     voice_model: Optional[Path] = VOICE_OPT,
     threads: int = THREADS_OPT,
     vad_aggressiveness: int = AGGR_OPT,
+    vad: str = VAD_OPT,
+    vad_onset: float = ONSET_OPT,
+    vad_offset: float = OFFSET_OPT,
+    vad_endpoint_ms: int = ENDPOINT_OPT,
     voice_threshold: Optional[float] = THRESHOLD_OPT,
     denoise_vad: bool = DENOISE_VAD_OPT,
     denoise_stt: bool = DENOISE_STT_OPT,
@@ -128,12 +175,13 @@ def analyze(
     Example: talkratio analyze edge/assets/samples/household.wav --json --no-store
     """
     from edge.config import load_config
+    from edge.display import print_analysis, progress_bar
     from edge.pipeline import analyze_file
-    from edge.tui import print_analysis, progress_bar
 
     with user_errors():
-        options = _options(vad_aggressiveness, denoise_vad, denoise_stt)
-        recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold)
+        choice = VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms)
+        options = _options(choice, denoise_vad, denoise_stt)
+        recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold, db)
         store = None if no_store else _store(db, not no_transcripts)
         results = []
         for path in files:
@@ -176,6 +224,10 @@ def live(
     voice_model: Optional[Path] = VOICE_OPT,
     threads: int = THREADS_OPT,
     vad_aggressiveness: int = AGGR_OPT,
+    vad: str = VAD_OPT,
+    vad_onset: float = ONSET_OPT,
+    vad_offset: float = OFFSET_OPT,
+    vad_endpoint_ms: int = ENDPOINT_OPT,
     voice_threshold: Optional[float] = THRESHOLD_OPT,
 ) -> None:
     """Capture speech and print each utterance as it is recognised (Ctrl-C to stop).
@@ -184,17 +236,18 @@ def live(
 
     From another recorder: arecord -q -f S16_LE -r 16000 -c 1 | talkratio live --stdin
     """
-    from edge.live import run_live
+    from edge.live_session import run_live
     from edge.sources import pcm_source
 
     with user_errors():
         source = pcm_source(rate=rate) if stdin else _live_source(device, input_file, speed)
-        recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold)
+        recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold, db)
         store = None if no_store else _store(db, not no_transcripts)
         run_live(
             source,
             recognizers,
-            _options(vad_aggressiveness, False, False),
+            _options(VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms),
+                     False, False),
             store,
             seconds=seconds,
             as_json=as_json,
@@ -210,6 +263,104 @@ def _live_source(device: Optional[str], input_file: Optional[Path], speed: float
             raise ValueError("--speed must be positive")
         return realtime_file_source(input_file, speed=speed)
     return MicrophoneSource(device)
+
+
+# --------------------------------------------------------------------------- household
+
+ROLE_ARG = typer.Argument(..., help="mother or father")
+
+
+@app.command()
+def enroll(
+    role: str = ROLE_ARG,
+    file: Optional[Path] = typer.Option(None, "--file", help="A recording of that parent alone."),
+    seconds: Optional[float] = typer.Option(
+        None, "--seconds", help="Record this long from the microphone instead (30 is enough)."
+    ),
+    device: Optional[str] = typer.Option(None, "--device", help="Input device index or name."),
+    db: Optional[Path] = DB_OPT,
+    speaker_model: Optional[Path] = typer.Option(
+        None, "--speaker-model", help="Speaker ONNX file (default: the bundled one)."
+    ),
+) -> None:
+    """Keep one parent's voiceprint (an embedding, never audio) from about 30 s of that
+    parent talking alone.
+
+    Example: talkratio enroll mother --file mother_30s.wav
+    """
+    from edge.household import enrol
+    from edge.speaker import SpeakerEncoder
+
+    with user_errors():
+        blocks = _enrolment_audio(file, seconds, device)
+        voiceprint = enrol(role, blocks, SpeakerEncoder(speaker_model))
+        with _store(db) as store:
+            store.save_voiceprint(voiceprint)
+        typer.echo(
+            f"enrolled the {role}: {voiceprint.speech_s:.0f} s of speech, "
+            f"quality {voiceprint.quality:.2f}"
+        )
+
+
+def _enrolment_audio(file: Optional[Path], seconds: Optional[float], device: Optional[str]):
+    """16 kHz blocks from ``file`` or ``seconds`` of the microphone (exactly one is given)."""
+    from edge.audio import iter_audio_blocks
+
+    if (file is None) == (seconds is None):
+        raise ValueError("give either --file WAV or --seconds S (from the microphone)")
+    if file is not None:
+        return iter_audio_blocks(file)
+    if seconds <= 0:
+        raise ValueError("--seconds must be positive")
+    return _microphone_for(seconds, device)
+
+
+def _microphone_for(seconds: float, device: Optional[str]):
+    from edge.audio import SAMPLE_RATE
+    from edge.sources import MicrophoneSource
+
+    heard = 0
+    typer.echo(f"recording {seconds:.0f} s: talk now", err=True)
+    for block in MicrophoneSource(device):
+        yield block
+        heard += block.size
+        if heard >= seconds * SAMPLE_RATE:
+            return
+
+
+@app.command()
+def household(
+    forget: Optional[str] = typer.Option(
+        None, "--forget", help="Delete this parent's voiceprint for good (mother or father)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    db: Optional[Path] = DB_OPT,
+) -> None:
+    """The enrolled voices (role, when, model, quality); --forget deletes one.
+
+    Example: talkratio household --forget father
+    """
+    from edge.display import print_household
+
+    with user_errors():
+        with _store(db) as store:
+            if forget is not None:
+                _forget(store, forget)
+            described = [v.describe() for v in store.voiceprints()]
+        if as_json:
+            typer.echo(json.dumps({"enrolled": described}, ensure_ascii=False, indent=2))
+        else:
+            print_household(described)
+
+
+def _forget(store, role: str) -> None:
+    from edge.household import ROLES
+
+    if role not in ROLES:
+        raise ValueError(f"--forget takes mother or father, not {role!r}")
+    if not store.forget(role):
+        raise ValueError(f"no {role} is enrolled")
+    typer.echo(f"forgot the {role}'s voiceprint", err=True)
 
 
 # --------------------------------------------------------------------------- daemon
@@ -278,8 +429,8 @@ def stats(
     Example: talkratio stats --since 2026-11-01 --by day --json
     """
     from edge.config import load_config
+    from edge.display import print_periods
     from edge.stats import summarize
-    from edge.tui import print_periods
 
     with user_errors():
         records, periods = _stored_periods(db, since, until, by)
@@ -317,6 +468,66 @@ def report(
         typer.echo(str(write_report(periods, out, by, labels)))
 
 
+# --------------------------------------------------------------------------- serve
+
+WEB_EXTRA_HINT = "the dashboard needs the web extra: pip install 'talkratio[web]'"
+
+
+@app.command()
+def serve(
+    db: Optional[Path] = DB_OPT,
+    host: Optional[str] = typer.Option(
+        None, "--host", help="Address to bind (default 127.0.0.1; 0.0.0.0 with --lan)."
+    ),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="TCP port."),
+    lan: bool = typer.Option(
+        False, "--lan", help="Serve the home network; each phone pairs once with a link/QR."
+    ),
+    pairing_link: bool = typer.Option(
+        False, "--pairing-link", help="With --lan: print the pairing link and QR, then exit."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Daemon config: labels, database, transcripts, retention."
+    ),
+) -> None:
+    """A parent's dashboard in the browser, served by this device (Korean pages).
+
+    Example: talkratio serve --port 8765   (then open http://127.0.0.1:8765)
+
+    On the home network: talkratio serve --lan, then open the printed link on each phone.
+    """
+    from edge.config import load_config
+
+    with user_errors():
+        try:
+            from edge.web.server import ServeOptions, bind_host, pairing_url, run, web_settings
+        except ImportError:
+            raise ValueError(WEB_EXTRA_HINT) from None
+        if pairing_link and not lan:
+            raise ValueError("--pairing-link needs --lan (pairing is for the home network)")
+        options = ServeOptions(db=db, host=host, port=port, lan=lan)
+        bound = bind_host(options)
+        settings = web_settings(options, load_config(config))
+        if lan and (pairing_link or sys.stdout.isatty()):  # never into a log file
+            _print_pairing(pairing_url(settings, port))
+        elif lan:
+            typer.echo("pair a phone: talkratio serve --lan --pairing-link", err=True)
+        if pairing_link:
+            return
+        typer.echo(f"talkratio dashboard on http://{bound}:{port}/ (Ctrl-C stops it)", err=True)
+        run(settings, bound, port)
+
+
+def _print_pairing(url: str) -> None:
+    typer.echo("Open this link once on each phone to pair it (keep it private):")
+    typer.echo(url)
+    try:
+        import segno
+    except ImportError:
+        return
+    segno.make(url, error="m").terminal(compact=True)
+
+
 # --------------------------------------------------------------------------- models / devices
 
 
@@ -330,8 +541,8 @@ def models(
 
     Example: talkratio models --json
     """
-    from edge.models import describe_models
-    from edge.tui import print_models
+    from edge.display import print_models
+    from edge.model_catalog import describe_models
 
     with user_errors():
         described = describe_models(stt_model, voice_model)
@@ -349,8 +560,8 @@ def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -
     """
     from dataclasses import asdict
 
+    from edge.display import print_devices
     from edge.sources import list_input_devices
-    from edge.tui import print_devices
 
     with user_errors():
         found = list_input_devices()

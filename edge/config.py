@@ -51,9 +51,10 @@ class StorageConfig:
 
 @dataclass(frozen=True)
 class LabelsConfig:
-    female: str = "mother"  # the words shown for each voice
-    male: str = "father"
+    mother: str = "mother"  # the words shown for each role (DESIGN.md: configurable)
+    father: str = "father"
     child: str = "child"
+    other: str = "other"  # TV, radio, guests
     unknown: str = "unknown"
 
     def as_dict(self) -> dict[str, str]:

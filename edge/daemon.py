@@ -23,13 +23,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
+from edge.capture import LivePipeline
 from edge.config import DaemonConfig
-from edge.pipeline import LivePipeline, Recognizers, Utterance, load_recognizers
+from edge.daemon_status import new_status, status_path, write_status
+from edge.household import HouseholdError
+from edge.recognition import Recognizers, load_recognizers
 from edge.sources import MicrophoneError, MicrophoneSource, realtime_file_source
 from edge.store import Store, StoreError
+from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,8 @@ class Daemon:
         self._last_purge = 0.0
         self._retrying = False
         self.stored = 0
+        self._status = new_status()  # what the dashboard shows (edge/daemon_status.py)
+        self._status_path = None
 
     def stop(self) -> None:
         """Safe from a signal handler: finish the utterance in flight, flush, return."""
@@ -90,14 +98,7 @@ class Daemon:
         storage = self.config.storage
         with Store(storage.database, transcripts=storage.transcripts) as store:
             self._purge(store)
-            models = self.config.models
-            recognizers = self._recognizers or load_recognizers(
-                models.stt,
-                models.voice,
-                models.threads,
-                self.config.transcribe,
-                models.voice_threshold,
-            )
+            recognizers = self._recognizers or self._load_recognizers(store)
             log.info(
                 "ready: store %s, voice model %s, stt model %s",
                 store.path,
@@ -105,13 +106,37 @@ class Daemon:
                 recognizers.stt_model or "off",
             )
             sd_notify("READY=1")
+            self._status_path = status_path(store.path)
+            self._status = replace(
+                self._status, stt_model=recognizers.stt_model, voice_model=recognizers.voice_model
+            )
+            self._report_status()
             heartbeat = threading.Thread(target=self._heartbeat, daemon=True, name="watchdog")
             heartbeat.start()
             self._capture_loop(store, recognizers)
             sd_notify("STOPPING=1")
             self._flush_pending(store)
+            self._report_status("stopped")
         log.info("stopped after storing %d utterances", self.stored)
         return 0
+
+    def _load_recognizers(self, store: Store) -> Recognizers:
+        """The configured models with the stored household; voiceprints of another speaker
+        model are left out (logged: the parents must enrol again) rather than stop capture."""
+        models = self.config.models
+        load = partial(
+            load_recognizers,
+            models.stt,
+            models.voice,
+            models.threads,
+            self.config.transcribe,
+            models.voice_threshold,
+        )
+        try:
+            return load(voiceprints=store.voiceprints())
+        except HouseholdError as exc:
+            log.error("%s; until then speakers follow the voice type", exc)
+            return load()
 
     def _capture_loop(self, store: Store, recognizers: Recognizers) -> None:
         backoff = BACKOFF_START_S
@@ -132,6 +157,7 @@ class Daemon:
                     backoff = BACKOFF_START_S  # it worked for a while: start over
                 log.warning("microphone: %s (retrying in %.3g s)", exc, backoff)
                 self._retrying = True
+                self._report_status(error=str(exc))
                 self._stopping.wait(backoff)
                 self._retrying = False
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -179,6 +205,25 @@ class Daemon:
             if audio_s != heard or pipeline is None or self._retrying:
                 sd_notify("WATCHDOG=1")
             heard = audio_s
+            self._report_status()
+
+    def _report_status(self, microphone: str | None = None, error: str | None = None) -> None:
+        """Rewrite the status file; counters are those since the microphone last opened."""
+        if self._status_path is None:
+            return
+        pipeline = self._pipeline
+        counters = pipeline.counters if pipeline else None
+        self._status = replace(
+            self._status,
+            microphone=microphone or ("retrying" if self._retrying else "listening"),
+            microphone_error=error or (self._status.microphone_error if self._retrying else None),
+            updated_at=time.time(),
+            stored=self.stored,
+            audio_s=round(counters.audio_s, 1) if counters else 0.0,
+            transcripts_skipped=counters.transcripts_skipped if counters else 0,
+            dropped_blocks=getattr(pipeline.source, "overflows", 0) if pipeline else 0,
+        )
+        write_status(self._status_path, self._status)
 
 
 def run_daemon(config: DaemonConfig) -> int:

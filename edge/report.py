@@ -18,7 +18,7 @@ from edge.stats import Period
 log = logging.getLogger(__name__)
 
 FORMATS = (".png", ".html")
-COLOURS = {"female": "#c0392b", "male": "#2471a3", "share": "#333333"}
+COLOURS = {"mother": "#c0392b", "father": "#2471a3", "share": "#333333"}
 FIGURE_INCHES = (10, 4.5)
 DPI = 110
 
@@ -32,9 +32,9 @@ def _figure(periods: Sequence[Period], labels: dict[str, str], by: str):
     fig, ax = plt.subplots(figsize=FIGURE_INCHES, dpi=DPI)
     x = list(range(len(periods)))
     width = 0.4
-    for offset, voice in ((-width / 2, "female"), (width / 2, "male")):
-        minutes = [p.summary.seconds[voice] / 60 for p in periods]
-        ax.bar([i + offset for i in x], minutes, width, label=labels[voice], color=COLOURS[voice])
+    for offset, role in ((-width / 2, "mother"), (width / 2, "father")):
+        minutes = [p.summary.seconds[role] / 60 for p in periods]
+        ax.bar([i + offset for i in x], minutes, width, label=labels[role], color=COLOURS[role])
     ax.set_ylabel("speech (minutes)")
     fmt = "%m-%d %H:00" if by == "hour" else "%Y-%m-%d"
     ax.set_xticks(x, [p.start.strftime(fmt) for p in periods], rotation=45, ha="right")
@@ -45,10 +45,10 @@ def _figure(periods: Sequence[Period], labels: dict[str, str], by: str):
         [s * 100 for s in shares if s is not None],
         "o-",
         color=COLOURS["share"],
-        label=f"{labels['female']} share",
+        label=f"{labels['mother']} share",
     )
     share_axis.set_ylim(0, 100)
-    share_axis.set_ylabel(f"{labels['female']} share (%)")
+    share_axis.set_ylabel(f"{labels['mother']} share (%)")
     handles = ax.get_legend_handles_labels()[0] + share_axis.get_legend_handles_labels()[0]
     ax.legend(handles=handles, loc="upper left")
     ax.set_title(f"Talk per {by}")
@@ -65,12 +65,12 @@ def _png_bytes(fig) -> bytes:
 def _html(png: bytes, periods: Sequence[Period], labels: dict[str, str]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(p.start.isoformat(timespec='minutes'))}</td>"
-        f"<td>{p.summary.seconds['female'] / 60:.1f}</td><td>{p.summary.seconds['male'] / 60:.1f}</td>"
+        f"<td>{p.summary.seconds['mother'] / 60:.1f}</td><td>{p.summary.seconds['father'] / 60:.1f}</td>"
         f"<td>{'' if p.summary.mother_share is None else f'{p.summary.mother_share:.0%}'}</td>"
         f"<td>{p.summary.turns}</td></tr>"
         for p in periods
     )
-    female, male = html.escape(labels["female"]), html.escape(labels["male"])
+    female, male = html.escape(labels["mother"]), html.escape(labels["father"])
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>talkratio report</title></head>"
         "<body><h1>talkratio</h1>"
@@ -92,7 +92,7 @@ def write_report(
         raise ValueError(f"{out}: the report is written as .png or .html")
     if not periods:
         raise ValueError("no utterances in the chosen time range: nothing to draw")
-    labels = {"female": "mother", "male": "father"} | (labels or {})
+    labels = {"mother": "mother", "father": "father"} | (labels or {})
     import matplotlib.pyplot as plt
 
     fig = _figure(periods, labels, by)

@@ -1,9 +1,21 @@
-"""Utterances out of a stream of audio blocks: webrtcvad with onset, hangover and padding.
+"""Utterances out of a stream of audio blocks: webrtcvad as the cheap first gate, a neural VAD
+(Silero, ONNX) for the speech probability, hysteresis, endpointing and padding.
 
-An utterance's times are its voiced frames (from the first voiced frame to the
-last); that is what the statistics count. The samples handed to the recognisers
-carry extra padding on both sides so that no word is clipped. Speech longer
-than ``max_utterance_s`` is split at its quietest frame, never at a fixed point.
+``vad = "both"`` (the default): webrtcvad listens to every frame; the neural VAD
+runs only while webrtcvad has heard something speech-like in the last second (a
+quiet home costs webrtcvad only). An utterance starts when the probability
+passes ``onset_threshold`` long enough, and a frame inside it is speech while
+the probability stays above ``offset_threshold``. It ends as soon as the model
+is sure of silence (below ``silence_threshold`` for ``endpoint_ms``), or after
+``hangover_ms`` of frames below ``offset_threshold``. ``vad = "webrtc"`` is
+webrtcvad alone, as before (voiced frames, onset, hangover); ``"silero"`` the
+neural VAD on every frame.
+
+An utterance's times are its speech frames (from the first to the last); that
+is what the statistics count, so steady noise around a parent's words adds no
+seconds. The samples handed to the recognisers carry extra padding on both
+sides so that no word is clipped. Speech longer than ``max_utterance_s`` is
+split at its least speech-like point, never at a fixed point.
 """
 
 from __future__ import annotations
@@ -23,58 +35,103 @@ from edge.pitch import PitchTrack
 
 log = logging.getLogger(__name__)
 
+VAD_KINDS = ("webrtc", "silero", "both")
+VAD_LABELS = {"webrtc": "webrtc", "silero": "silero", "both": "webrtc+silero"}  # in ``options``
 VAD_FRAME_MS = (10, 20, 30)  # the only frame lengths webrtcvad accepts
+GATE_FRAME_MS = 30  # beside the neural VAD, webrtcvad judges the first 30 ms of each 32 ms window
 PCM16_SCALE = 32767  # float [-1, 1] to the int16 PCM webrtcvad reads
 DENOISE_BLOCK_S = 1.0  # noisereduce needs context: it sees 1 s at a time (adds 1 s of delay)
-QUIET_SMOOTH_FRAMES = 3  # the split point is the quietest 3-frame stretch
-NOISE_FLOOR_S = 3.0  # the noise floor is judged over the last 3 s of frames ...
-NOISE_FLOOR_PERCENTILE = 10  # ... as the energy most frames exceed (pauses between words)
-NOISE_FLOOR_EVERY = 10  # frames between floor updates (a percentile per frame costs more than the VAD)
+SPLIT_SMOOTH_FRAMES = 3  # the split point is the least speech-like 3-frame stretch
+# a split needs min_utterance_ms on each side plus its smoothing window: 3 frames of at most
+# 32 ms (the neural VAD's window), rounded up
+SPLIT_MARGIN_MS = 100
+# the neural VAD keeps running this long after webrtcvad last heard something speech-like;
+# longer than any pause inside an utterance, so the model's state is warm when speech goes on
+GATE_HOLD_S = 1.0
+# waking up, the neural VAD first hears this much of the audio it slept through: from a bare
+# state it lingered on speech 60 ms longer in fan noise (test_segmenter's steady-noise case)
+WARM_UP_S = 1.0
 
 
 @dataclass(frozen=True)
 class SegmenterOptions:
     """How speech is found. Times in milliseconds unless named ``_s``."""
 
+    vad: str = "both"  # webrtc (webrtcvad alone), silero (neural VAD alone) or both
+    # webrtcvad's frame with vad = "webrtc"; beside the neural VAD a frame is the model's window
     frame_ms: int = 30
-    # webrtcvad 0 (least) to 3 (most aggressive at rejecting non-speech); 3 because at 2 home
-    # noise at 20 dB SNR passed as speech (+50 % speech time on household scenes)
+    # webrtcvad alone: 0 (least) to 3 (most aggressive at rejecting non-speech); 3 because at 2
+    # home noise at 20 dB SNR passed as speech (+50 % speech time on household scenes)
     aggressiveness: int = 3
-    onset_ms: int = 90  # voiced audio needed within ``onset_window_ms`` to start an utterance
+    # webrtcvad as the gate in front of the neural VAD: 0 lets the most through, so the gate
+    # saves work in a quiet home without losing speech the model would find in a loud one
+    gate_aggressiveness: int = 0
+    onset_threshold: float = 0.5  # neural VAD probability that can start an utterance ...
+    offset_threshold: float = 0.35  # ... and that keeps a frame inside one speech
+    # below this the model is sure of silence (endpointing); 0.2 rather than 0.1: it ends
+    # speech 50 ms sooner, and a music beat right after the last word no longer prolongs it
+    silence_threshold: float = 0.2
+    # an utterance's speech ends with its last frame this sure: after the last word the
+    # probability lingers above the onset threshold for 60-130 ms, the longer the louder the noise
+    span_end_threshold: float = 0.8
+    onset_ms: int = 90  # speech needed within ``onset_window_ms`` to start an utterance
     onset_window_ms: int = 150
-    # unvoiced audio that ends an utterance (shorter pauses stay inside); longer merged
-    # parents who answer each other quickly into one utterance
+    # non-speech that ends an utterance (shorter pauses stay inside); longer merged parents
+    # who answer each other quickly into one utterance
     hangover_ms: int = 240
-    pad_start_ms: int = 150  # audio before the first voiced frame given to the recognisers
-    pad_end_ms: int = 150  # audio after the last voiced frame given to the recognisers
-    min_utterance_ms: int = 200  # shorter voiced stretches are clicks and knocks: dropped
-    max_utterance_s: float = 15.0  # longer speech is split at its quietest point
+    # neural VAD: sure silence this long ends an utterance before the hangover is over. The
+    # model hears comma pauses as silence too: at 160 ms 1 of 48 comma sentences of the scenes
+    # was cut in two (4 of 48 with silence_threshold 0.35), and the wait after the last word
+    # is 336 ms at the median (408 ms at 200 ms, 0.1) -- benchmarks/vad.py and its doc
+    endpoint_ms: int = 160
+    pad_start_ms: int = 150  # audio before the first speech frame given to the recognisers
+    pad_end_ms: int = 150  # audio after the last speech frame given to the recognisers
+    min_utterance_ms: int = 200  # shorter speech is a click or a knock: dropped
+    max_utterance_s: float = 15.0  # longer speech is split at its least speech-like point
     denoise: bool = False  # noisereduce before the VAD decision (the samples stay as heard)
-    # a frame is speech only when webrtcvad says so AND it is this far above the noise floor:
-    # webrtcvad alone hears steady home noise right after speech as more speech (0: off)
-    min_speech_over_floor_db: float = 6.0
 
     def __post_init__(self):
-        if self.frame_ms not in VAD_FRAME_MS:
-            raise ValueError(f"frame_ms must be one of {VAD_FRAME_MS}, not {self.frame_ms}")
-        if not 0 <= self.aggressiveness <= 3:
-            raise ValueError(f"aggressiveness must be 0 to 3, not {self.aggressiveness}")
-        if self.pad_end_ms > self.hangover_ms:
-            raise ValueError("pad_end_ms cannot exceed hangover_ms (that audio is not kept)")
-        if self.max_utterance_s * 1000 < 2 * self.min_utterance_ms:
-            raise ValueError("max_utterance_s must be at least twice min_utterance_ms")
+        for message in self._problems():
+            raise ValueError(message)
 
-    def frames(self, ms: float) -> int:
-        """Whole frames in ``ms`` milliseconds (at least one)."""
-        return max(1, round(ms / self.frame_ms))
+    def _problems(self) -> Iterator[str]:
+        if self.vad not in VAD_KINDS:
+            yield f"vad must be one of {', '.join(VAD_KINDS)}, not {self.vad!r}"
+        if self.frame_ms not in VAD_FRAME_MS:
+            yield f"frame_ms must be one of {VAD_FRAME_MS}, not {self.frame_ms}"
+        for name in ("aggressiveness", "gate_aggressiveness"):
+            if not 0 <= getattr(self, name) <= 3:
+                yield f"{name} must be 0 to 3, not {getattr(self, name)}"
+        if not (0 < self.silence_threshold <= self.offset_threshold <= self.onset_threshold
+                <= self.span_end_threshold < 1):
+            yield ("thresholds must satisfy 0 < silence_threshold <= offset_threshold <= "
+                   "onset_threshold <= span_end_threshold < 1")
+        if self.onset_ms > self.onset_window_ms:
+            yield "onset_ms cannot exceed onset_window_ms"
+        for name in ("hangover_ms", "endpoint_ms"):
+            if getattr(self, name) < self.onset_window_ms:
+                yield (f"{name} must be at least onset_window_ms: a shorter pause would start "
+                       "the next utterance from frames the last one already counted")
+        if self.endpoint_ms > self.hangover_ms:
+            yield "endpoint_ms cannot exceed hangover_ms (the hangover would end speech first)"
+        if self.pad_end_ms > self.hangover_ms:
+            yield "pad_end_ms cannot exceed hangover_ms (that audio is not kept)"
+        if self.max_utterance_s * 1000 < 2 * self.min_utterance_ms + SPLIT_MARGIN_MS:
+            yield (f"max_utterance_s must be at least {2 * self.min_utterance_ms + SPLIT_MARGIN_MS}"
+                   " ms: a split keeps min_utterance_ms on each side")
+
+    @property
+    def neural(self) -> bool:
+        return self.vad != "webrtc"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The options as recorded in results; ``vad`` names the detectors, as DESIGN.md shows."""
+        return {**asdict(self), "vad": VAD_LABELS[self.vad]}
 
 
 @dataclass(frozen=True, eq=False)
 class Segment:
-    """One utterance as audio: voiced from ``start`` to ``end`` (s from the stream's start).
+    """One utterance as audio: speech from ``start`` to ``end`` (s from the stream's start).
 
     ``samples`` (16 kHz float32) begin at ``audio_start`` and include the padding.
     """
@@ -85,6 +142,8 @@ class Segment:
     samples: np.ndarray = field(repr=False)
     # the pitch track of ``samples`` when a stage already computed it (the voice tagger reuses it)
     pitch: PitchTrack | None = field(default=None, repr=False)
+    # the speaker vector of ``samples`` when the voice-change stage already computed it
+    embedding: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def duration(self) -> float:
@@ -95,48 +154,75 @@ class Segment:
 class _Frame:
     index: int  # frame number since the stream began
     samples: np.ndarray
-    voiced: bool
-    energy: float
+    view: np.ndarray  # what the VADs judge (the samples, or their denoised version)
+    gate: bool  # webrtcvad heard speech
+    prob: float = 0.0  # neural VAD speech probability (0 while the gate sleeps)
+    energy: float = 0.0
+
+    def onset(self, o: SegmenterOptions) -> bool:
+        return self.prob >= o.onset_threshold if o.neural else self.gate
+
+    def speech(self, o: SegmenterOptions) -> bool:
+        return self.prob >= o.offset_threshold if o.neural else self.gate
+
+    def sure_silence(self, o: SegmenterOptions) -> bool:
+        return o.neural and self.prob < o.silence_threshold
+
+    def score(self, o: SegmenterOptions) -> float:
+        """How speech-like the frame is, for choosing a split point."""
+        return self.prob if o.neural else self.energy
 
 
 class Segmenter:
     """Streaming segmenter: ``feed`` blocks, get finished :class:`Segment` objects back."""
 
-    def __init__(self, options: SegmenterOptions = SegmenterOptions()):
+    def __init__(self, options: SegmenterOptions = SegmenterOptions(), model=None):
         self.options = options
-        self._vad = webrtcvad.Vad(options.aggressiveness)
-        self._frame_samples = SAMPLE_RATE * options.frame_ms // 1000  # 480 samples per 30 ms
-        self._frame_s = options.frame_ms / 1000
-        # the onset window plus the start padding before its first voiced frame
+        self._neural = None
+        if options.neural:
+            from edge.vad import NeuralVad
+
+            self._neural = NeuralVad(model)
+        gate_level = options.gate_aggressiveness if options.neural else options.aggressiveness
+        self._webrtc = webrtcvad.Vad(gate_level)
+        self._frame_samples = (
+            self._neural.window_samples if self._neural else SAMPLE_RATE * options.frame_ms // 1000
+        )
+        self._gate_samples = SAMPLE_RATE * (GATE_FRAME_MS if options.neural else options.frame_ms) // 1000
+        self.frame_s = self._frame_samples / SAMPLE_RATE
         self._recent: deque[_Frame] = deque(
-            maxlen=options.frames(options.pad_start_ms) + options.frames(options.onset_window_ms)
+            maxlen=self.frames(options.pad_start_ms) + self.frames(options.onset_window_ms)
         )
         self._speech: list[_Frame] = []  # the utterance in progress, padding included
-        self._first_voiced = 0  # index into _speech of its first voiced frame
-        self._silent_run = 0
+        self._first_voiced = 0  # index into _speech of its first speech frame
+        self._silent_run = self._sure_run = 0
         self._pending = np.zeros(0, np.float32)
         self._pending_vad = np.zeros(0, np.float32)
         self._next_index = 0
-        self._energies: deque[float] = deque(maxlen=options.frames(NOISE_FLOOR_S * 1000))
-        self._over_floor = 10 ** (options.min_speech_over_floor_db / 10)
-        self._floor = 0.0
+        self._counted_until = 0  # frames before this index belong to a finished utterance
+        self._gate_left = 0  # frames the neural VAD keeps running without webrtcvad's say-so
+        self._model_awake = False
+        self._slept: deque[_Frame] = deque(maxlen=round(WARM_UP_S / self.frame_s))
+
+    def frames(self, ms: float) -> int:
+        """Whole frames in ``ms`` milliseconds (at least one)."""
+        return max(1, round(ms / 1000 / self.frame_s))
 
     @property
     def in_speech(self) -> bool:
         return bool(self._speech)
 
     def feed(self, block: np.ndarray, vad_view: np.ndarray | None = None) -> Iterator[Segment]:
-        """Add 16 kHz samples; ``vad_view`` (same length) is what the VAD judges, if given."""
+        """Add 16 kHz samples; ``vad_view`` (same length) is what the VADs judge, if given."""
         self._pending = np.concatenate([self._pending, np.asarray(block, np.float32)])
         view = block if vad_view is None else vad_view
         self._pending_vad = np.concatenate([self._pending_vad, np.asarray(view, np.float32)])
         n = self._frame_samples
         usable = self._pending.size - self._pending.size % n
         frames = self._pending[:usable].reshape(-1, n)
-        pcm = (np.clip(self._pending_vad[:usable], -1.0, 1.0) * PCM16_SCALE).astype("<i2")
-        energies = np.mean(frames**2, axis=1)
-        for k, samples in enumerate(frames):
-            segment = self._on_frame(samples, pcm[k * n : (k + 1) * n].tobytes(), energies[k])
+        views = self._pending_vad[:usable].reshape(-1, n)
+        for samples, view in zip(frames, views, strict=True):
+            segment = self._on_frame(samples, view)
             if segment is not None:
                 yield segment
         self._pending, self._pending_vad = self._pending[usable:], self._pending_vad[usable:]
@@ -148,76 +234,97 @@ class Segmenter:
             if segment is not None:
                 yield segment
 
-    def _above_floor(self, energy: float) -> bool:
-        """Whether ``energy`` stands out of the recent noise floor (always, until one is known)."""
-        self._energies.append(energy)
-        if self._over_floor <= 1 or len(self._energies) < self._energies.maxlen:
-            return True
-        if self._next_index % NOISE_FLOOR_EVERY == 0:
-            self._floor = float(np.percentile(self._energies, NOISE_FLOOR_PERCENTILE))
-        return energy >= self._floor * self._over_floor
+    def _judge(self, frame: _Frame) -> None:
+        """webrtcvad's verdict, then (while the gate is open) the neural VAD's probability."""
+        pcm = (np.clip(frame.view[: self._gate_samples], -1.0, 1.0) * PCM16_SCALE).astype("<i2")
+        frame.gate = self._webrtc.is_speech(pcm.tobytes(), SAMPLE_RATE)
+        frame.energy = float(np.mean(frame.samples**2))
+        if self._neural is None:
+            return
+        if frame.gate or self.options.vad == "silero":
+            self._gate_left = round(GATE_HOLD_S / self.frame_s)
+        if self._gate_left == 0 and not self._speech:
+            self._model_awake = False
+            self._slept.append(frame)
+            return
+        self._gate_left = max(0, self._gate_left - 1)
+        if not self._model_awake:  # waking up: warm the model on the frames it slept through
+            self._neural.reset()
+            for earlier in self._slept:
+                earlier.prob = self._neural.window_probability(earlier.view)
+            self._slept.clear()
+            self._model_awake = True
+        frame.prob = self._neural.window_probability(frame.view)
 
-    def _on_frame(self, samples: np.ndarray, pcm: bytes, energy: float) -> Segment | None:
-        voiced = self._above_floor(energy) and self._vad.is_speech(pcm, SAMPLE_RATE)
-        frame = _Frame(self._next_index, samples, voiced, float(energy))
+    def _on_frame(self, samples: np.ndarray, view: np.ndarray) -> Segment | None:
+        frame = _Frame(self._next_index, samples, view, gate=False)
+        self._judge(frame)
         self._next_index += 1
         self._recent.append(frame)
         if not self._speech:
             self._maybe_start()
             return None
+        return self._go_on(frame)
+
+    def _go_on(self, frame: _Frame) -> Segment | None:
+        """One more frame of an utterance in progress: end it, split it, or keep going."""
+        opts = self.options
         self._speech.append(frame)
-        self._silent_run = 0 if voiced else self._silent_run + 1
-        if self._silent_run >= self.options.frames(self.options.hangover_ms):
+        self._silent_run = 0 if frame.speech(opts) else self._silent_run + 1
+        self._sure_run = self._sure_run + 1 if frame.sure_silence(opts) else 0
+        if (self._silent_run >= self.frames(opts.hangover_ms)
+                or self._sure_run >= self.frames(opts.endpoint_ms)):
             return self._finish()
-        if len(self._speech) - self._first_voiced >= self._max_frames:
+        if len(self._speech) - self._first_voiced >= self.frames(opts.max_utterance_s * 1000):
             return self._split()
         return None
 
-    @property
-    def _max_frames(self) -> int:
-        return self.options.frames(self.options.max_utterance_s * 1000)
-
     def _maybe_start(self) -> None:
         opts = self.options
-        window = list(self._recent)[-opts.frames(opts.onset_window_ms) :]
-        if sum(f.voiced for f in window) < opts.frames(opts.onset_ms):
+        window = [f for f in list(self._recent)[-self.frames(opts.onset_window_ms) :]
+                  if f.index >= self._counted_until]
+        if sum(f.onset(opts) for f in window) < self.frames(opts.onset_ms):
             return
-        first = next(f for f in window if f.voiced)
-        pad = opts.frames(opts.pad_start_ms)
+        first = next(f for f in window if f.onset(opts))
+        pad = self.frames(opts.pad_start_ms)
         self._speech = [f for f in self._recent if first.index - pad <= f.index]
         self._first_voiced = next(i for i, f in enumerate(self._speech) if f is first)
-        self._silent_run = 0 if window[-1].voiced else 1
+        self._silent_run = 0 if window[-1].speech(opts) else 1
+        self._sure_run = 1 if window[-1].sure_silence(opts) else 0
 
     def _finish(self) -> Segment | None:
         speech, first = self._speech, self._first_voiced
-        self._speech, self._silent_run = [], 0
-        voiced = [i for i, f in enumerate(speech) if f.voiced]
-        voiced_ms = (voiced[-1] + 1 - first) * self.options.frame_ms if voiced else 0
+        self._speech, self._silent_run, self._sure_run = [], 0, 0
+        self._counted_until = speech[-1].index + 1
+        voiced = [i for i, f in enumerate(speech) if f.onset(self.options)]
+        sure = [i for i in voiced if speech[i].prob >= self.options.span_end_threshold]
+        voiced = voiced if not (self.options.neural and sure) else voiced[: voiced.index(sure[-1]) + 1]
+        voiced_ms = (voiced[-1] + 1 - first) * self.frame_s * 1000 if voiced else 0
         if voiced_ms < self.options.min_utterance_ms:
-            log.debug("dropped %d ms of voiced audio: too short", voiced_ms)
+            log.debug("dropped %d ms of speech: too short", voiced_ms)
             return None
         last = voiced[-1]
-        audio_end = min(len(speech), last + 1 + self.options.frames(self.options.pad_end_ms))
+        audio_end = min(len(speech), last + 1 + self.frames(self.options.pad_end_ms))
         return self._segment(speech[:audio_end], first, last + 1)
 
     def _split(self) -> Segment:
-        """Cut the utterance at its quietest point; the rest goes on as a new utterance."""
+        """Cut the utterance at its least speech-like point; the rest goes on as a new one."""
         speech, first = self._speech, self._first_voiced
-        min_frames = self.options.frames(self.options.min_utterance_ms)
-        energies = np.array([f.energy for f in speech[first:]])
-        smooth = np.convolve(energies, np.ones(QUIET_SMOOTH_FRAMES), mode="same")
+        min_frames = self.frames(self.options.min_utterance_ms)
+        scores = np.array([f.score(self.options) for f in speech[first:]])
+        smooth = np.convolve(scores, np.ones(SPLIT_SMOOTH_FRAMES), mode="same")
         lo = min(min_frames, len(smooth) - 1)
         cut = first + lo + int(np.argmin(smooth[lo : len(smooth) - min_frames]))
         self._speech, self._first_voiced = speech[cut:], 0
-        log.debug("long speech split at %.2f s", speech[cut].index * self._frame_s)
+        log.debug("long speech split at %.2f s", speech[cut].index * self.frame_s)
         return self._segment(speech[:cut], first, cut)
 
     def _segment(self, frames: list[_Frame], first: int, end: int) -> Segment:
-        """A segment voiced from ``frames[first]`` up to (not including) ``frames[end]``."""
+        """A segment of speech from ``frames[first]`` up to (not including) ``frames[end]``."""
         return Segment(
-            start=round(frames[first].index * self._frame_s, 3),
-            end=round((frames[0].index + end) * self._frame_s, 3),
-            audio_start=round(frames[0].index * self._frame_s, 3),
+            start=round(frames[first].index * self.frame_s, 3),
+            end=round((frames[0].index + end) * self.frame_s, 3),
+            audio_start=round(frames[0].index * self.frame_s, 3),
             samples=np.concatenate([f.samples for f in frames]),
         )
 

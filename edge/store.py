@@ -17,9 +17,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from platformdirs import user_data_path
 
-from edge.pipeline import Utterance
+from edge.utterance import Utterance
+from edge.voiceprint import Voiceprint
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,25 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE utterances ADD COLUMN stored_at REAL;
     """,
+    # whose voice: rows stored before households existed were credited by voice
+    """
+    ALTER TABLE utterances ADD COLUMN speaker TEXT;
+    ALTER TABLE utterances ADD COLUMN speaker_score REAL;
+    UPDATE utterances SET speaker = CASE voice WHEN 'female' THEN 'mother'
+                                               WHEN 'male' THEN 'father' END;
+    """,
+    # the household: one voiceprint per parent (an embedding, never audio)
+    """
+    CREATE TABLE voiceprints (
+        role TEXT PRIMARY KEY CHECK (role IN ('mother', 'father')),
+        embedding BLOB NOT NULL,       -- float32 little-endian unit vector
+        model_sha256 TEXT NOT NULL,    -- the speaker model that made it
+        model_name TEXT NOT NULL,
+        created_at REAL NOT NULL,      -- Unix time
+        speech_s REAL NOT NULL,        -- voiced seconds it was made from
+        quality REAL NOT NULL          -- mean cosine of its partials to it
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 COLUMNS = (
@@ -68,6 +89,8 @@ COLUMNS = (
     "stt_model",
     "voice_model",
     "source",
+    "speaker",
+    "speaker_score",
 )
 
 
@@ -114,6 +137,8 @@ class Store:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # each commit survives a power cut
+            # deleted rows (a forgotten voiceprint) are overwritten with zeros, not left in free pages
+            self._db.execute("PRAGMA secure_delete=ON")
             self._migrate()
 
     def _migrate(self) -> None:
@@ -168,6 +193,8 @@ class Store:
             u.stt_model,
             u.voice_model,
             u.source,
+            u.speaker,
+            u.speaker_score,
         )
 
     def utterances(self, since: float | None = None, until: float | None = None) -> list[Utterance]:
@@ -195,6 +222,114 @@ class Store:
             log.info("retention: deleted %d utterances older than %g days", deleted, days)
         return deleted
 
+    def save_voiceprint(self, voiceprint: Voiceprint) -> None:
+        """Keep ``voiceprint``, replacing (and wiping) that parent's previous one."""
+        row = (
+            voiceprint.role,
+            np.asarray(voiceprint.embedding, dtype="<f4").tobytes(),
+            voiceprint.model_sha256,
+            voiceprint.model_name,
+            voiceprint.created_at,
+            voiceprint.speech_s,
+            voiceprint.quality,
+        )
+        with _sqlite_errors(self.path, "write to"), self._db:
+            self._db.execute(
+                f"INSERT OR REPLACE INTO voiceprints VALUES ({', '.join('?' * 7)})", row
+            )
+        self._wipe_journal()
+
+    def voiceprints(self) -> list[Voiceprint]:
+        """The enrolled parents' voiceprints, mother first."""
+        with _sqlite_errors(self.path, "read"):
+            rows = self._db.execute("SELECT * FROM voiceprints ORDER BY role DESC").fetchall()
+        return [_voiceprint(row) for row in rows]
+
+    def forget(self, role: str) -> bool:
+        """Delete ``role``'s voiceprint so that it cannot be recovered from the files;
+        ``False`` when there was none."""
+        with _sqlite_errors(self.path, "write to"), self._db:
+            deleted = self._db.execute("DELETE FROM voiceprints WHERE role = ?", (role,)).rowcount
+        self._wipe_journal()
+        return deleted > 0
+
+    def _wipe_journal(self) -> None:
+        """Copy the WAL into the database and truncate it: the old pages (with a replaced or
+        deleted voiceprint) would otherwise stay readable in the -wal file."""
+        with _sqlite_errors(self.path, "checkpoint"):
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning(
+                "another process is reading %s: the old voiceprint leaves the -wal file "
+                "at its next checkpoint",
+                self.path,
+            )
+
+    @classmethod
+    def open_read_only(cls, path: str | Path) -> Store:
+        """An existing database opened for reading only (the dashboard): nothing is created,
+        migrated or written; a missing file is a :class:`StoreError`."""
+        store = cls.__new__(cls)
+        store.path, store.transcripts = Path(path), False
+        if not store.path.is_file():
+            raise StoreError(f"the database {store.path} does not exist yet")
+        with _sqlite_errors(store.path, "open"):
+            store._db = sqlite3.connect(
+                f"{store.path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+            version = store.schema_version
+        if version != SCHEMA_VERSION:
+            store.close()
+            raise StoreError(
+                f"{store.path} has schema {version}, this talkratio reads {SCHEMA_VERSION}; "
+                "run the daemon or `talkratio stats` once to migrate it"
+            )
+        return store
+
+    def overview(self) -> dict:
+        """What the store holds, for the privacy and device pages: utterance count, how many
+        keep their text, the first and last utterance start (Unix s) and their models."""
+        query = (
+            "SELECT COUNT(*), COUNT(text), MIN(wall_start), MAX(wall_start), "
+            "(SELECT stt_model || ' ' || voice_model FROM utterances "
+            "ORDER BY wall_start DESC, id DESC LIMIT 1) FROM utterances"
+        )
+        with _sqlite_errors(self.path, "read"):
+            count, texts, first, last, models = self._db.execute(query).fetchone()
+        stt, _, voice = (models or " ").partition(" ")
+        return {
+            "utterances": count,
+            "with_text": texts,
+            "first": first,
+            "last": last,
+            "stt_model": stt,
+            "voice_model": voice,
+        }
+
+    def erase_everything(self) -> int:
+        """Delete every row of every table so that nothing can be read back from the files:
+        freed pages are zeroed (secure_delete), the WAL is emptied and the file rebuilt
+        (VACUUM). The schema stays. Returns how many rows were deleted."""
+        with _sqlite_errors(self.path, "erase"):
+            self._db.execute("PRAGMA secure_delete=ON")
+            tables = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            with self._db:
+                deleted = sum(self._db.execute(f'DELETE FROM "{t}"').rowcount for t in tables)
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        log.warning("erased everything in %s (%d rows)", self.path, deleted)
+        return deleted
+
     def integrity_ok(self) -> bool:
         with _sqlite_errors(self.path, "check"):
             return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -207,6 +342,19 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _voiceprint(row: tuple) -> Voiceprint:
+    role, blob, sha256, name, created_at, speech_s, quality = row
+    return Voiceprint(
+        role=role,
+        embedding=np.frombuffer(blob, dtype="<f4").astype(np.float32),
+        model_sha256=sha256,
+        model_name=name,
+        created_at=created_at,
+        speech_s=speech_s,
+        quality=quality,
+    )
 
 
 def _utterance(row: tuple) -> Utterance:
@@ -224,4 +372,6 @@ def _utterance(row: tuple) -> Utterance:
         stt_model=values["stt_model"],
         voice_model=values["voice_model"],
         source=values["source"],
+        speaker=values["speaker"],
+        speaker_score=values["speaker_score"],
     )

@@ -88,9 +88,12 @@ class PitchVoiceTagger:
         self.threshold = PITCH_THRESHOLD if threshold is None else threshold
         self.min_seconds = min_seconds
 
-    def tag(self, samples: np.ndarray, track: PitchTrack | None = None) -> VoiceResult:
+    def tag(
+        self, samples: np.ndarray, track: PitchTrack | None = None, embedding=None
+    ) -> VoiceResult:
         """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`; pass ``track`` (from
-        :func:`edge.pitch.track_pitch` of the same samples) when it is already known."""
+        :func:`edge.pitch.track_pitch` of the same samples) when it is already known.
+        ``embedding`` (the speaker vector) is not used by this tagger."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.size < self.min_seconds * SAMPLE_RATE:
             return _refuse(self.labels)
@@ -128,9 +131,12 @@ class ClassifierTagger:
             features = fit_frames(features, self.fixed_frames)
         return self._run(features, pitch_statistics(track) if self.uses_pitch else None)
 
-    def tag(self, samples: np.ndarray, track: PitchTrack | None = None) -> VoiceResult:
+    def tag(
+        self, samples: np.ndarray, track: PitchTrack | None = None, embedding=None
+    ) -> VoiceResult:
         """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`; pass ``track`` (from
         :func:`edge.pitch.track_pitch` of the same samples) when it is already known.
+        ``embedding`` (the speaker vector) is not used by these classifiers.
 
         Input longer than 15 s is judged in 15 s windows whose probabilities are
         averaged, weighted by their voiced frames.

@@ -9,7 +9,12 @@ from __future__ import annotations
 from edge.lazy_cli import lazy_app
 
 # subcommand -> module whose ``cli`` function implements it
-COMMANDS = {"ds2": "export.ds2", "voice": "export.voice"}
+COMMANDS = {
+    "ds2": "export.ds2",
+    "voice": "export.voice",
+    "vad": "export.vad",
+    "speaker": "export.speaker",
+}
 
 main = lazy_app(
     "talkratio-export",

@@ -49,12 +49,17 @@ INT8_OP_TYPES = ("LSTM", "MatMul", "Gemm")
 
 
 def quantize_int8(
-    fp32_path: str | Path, int8_path: str | Path, op_types: tuple[str, ...] = INT8_OP_TYPES
+    fp32_path: str | Path,
+    int8_path: str | Path,
+    op_types: tuple[str, ...] = INT8_OP_TYPES,
+    exclude_nodes: tuple[str, ...] = (),
+    per_channel: bool = False,
 ) -> Path:
     """Dynamic INT8 quantization (weights int8, activations quantized on the fly).
 
     LSTM becomes DynamicQuantizeLSTM and MatMul/Gemm become integer matmuls;
-    the metadata of the fp32 file is carried over unchanged.
+    ``exclude_nodes`` (node names) stay fp32; ``per_channel`` gives each output
+    channel its own weight scale. The metadata of the fp32 file is carried over.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -64,6 +69,8 @@ def quantize_int8(
         str(int8_path),
         weight_type=QuantType.QInt8,
         op_types_to_quantize=list(op_types),
+        nodes_to_exclude=list(exclude_nodes),
+        per_channel=per_channel,
     )
     metadata = read_metadata(fp32_path)
     write_metadata(int8_path, metadata)

@@ -19,6 +19,7 @@ import pytest
 import soundfile as sf
 
 from edge.audio import LOGMEL, SAMPLE_RATE, SPECTROGRAM, load_audio
+from edge.recognition import PARENT_OF_VOICE
 from edge.stats import TalkSpan
 
 FAKE_VOCAB = ["<blank>", " ", "가", "나"]
@@ -110,7 +111,7 @@ def fake_models(tmp_path_factory) -> FakeModels:
 @pytest.fixture(scope="session")
 def recognizers(fake_models):
     """Fake STT ("가 나") and the pitch voice tagger (real female/male decisions)."""
-    from edge.pipeline import Recognizers
+    from edge.recognition import Recognizers
     from edge.stt import SpeechRecognizer
     from edge.voice import PitchVoiceTagger
 
@@ -144,7 +145,7 @@ def build_scene(folder: Path, lines=SCENE_LINES, noise_rms: float = SCENE_NOISE_
     pieces, truth, t = [np.zeros(int(SCENE_LEAD_S * SAMPLE_RATE), np.float32)], [], SCENE_LEAD_S
     for voice, text, gap_after_s in lines:
         clip = speak(text, SCENE_VOICES[voice], folder)
-        truth.append(TalkSpan(t, t + clip.size / SAMPLE_RATE, voice))
+        truth.append(TalkSpan(t, t + clip.size / SAMPLE_RATE, voice, speaker=PARENT_OF_VOICE[voice]))
         pieces += [clip, np.zeros(int(gap_after_s * SAMPLE_RATE), np.float32)]
         t += clip.size / SAMPLE_RATE + int(gap_after_s * SAMPLE_RATE) / SAMPLE_RATE
     audio = np.concatenate(pieces)

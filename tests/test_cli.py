@@ -13,9 +13,20 @@ from typer.testing import CliRunner
 from edge.cli import app
 from edge.stats import summarize
 from edge.store import Store
+from tests.test_pipeline import ANALYSIS_KEYS
 
 runner = CliRunner()
-COMMANDS = ["analyze", "live", "daemon", "stats", "report", "models", "devices"]
+COMMANDS = [
+    "analyze",
+    "live",
+    "daemon",
+    "stats",
+    "report",
+    "models",
+    "devices",
+    "enroll",
+    "household",
+]
 
 
 @pytest.fixture
@@ -39,25 +50,42 @@ def test_analyze_json_follows_the_design(scene, model_args):
     result = invoke("analyze", scene.path, "--json", "--no-store", *model_args)
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)
-    assert set(out) == {"file", "duration_s", "segments", "summary", "models", "options"}
+    assert set(out) == ANALYSIS_KEYS
+    assert out["household"] == {"enrolled": []}
+    assert set(out["models"]) >= {"stt", "voice", "speaker"}
+    assert {"speaker", "speaker_score"} <= set(out["segments"][0])
     summary = out["summary"]
     for key in (
+        "mother_s",
+        "father_s",
+        "child_s",
+        "other_s",
+        "unknown_s",
         "female_s",
         "male_s",
-        "child_s",
-        "unknown_s",
         "mother_share",
         "utterances",
         "syllables",
         "turns",
+        "child_turns",
     ):
         assert key in summary
     truth = summarize(scene.truth)
     assert summary["mother_share"] == pytest.approx(truth.mother_share, abs=0.05)
-    assert summary["female_s"] == pytest.approx(truth.seconds["female"], rel=0.10)
-    assert summary["male_s"] == pytest.approx(truth.seconds["male"], rel=0.10)
+    assert summary["mother_s"] == pytest.approx(truth.seconds["mother"], rel=0.10)
+    assert summary["father_s"] == pytest.approx(truth.seconds["father"], rel=0.10)
     segment = out["segments"][0]
-    assert set(segment) == {"start", "end", "voice", "voice_prob", "text", "syllables", "eojeol"}
+    assert set(segment) == {
+        "start",
+        "end",
+        "voice",
+        "voice_prob",
+        "speaker",
+        "speaker_score",
+        "text",
+        "syllables",
+        "eojeol",
+    }
 
 
 def test_analyze_table_lists_each_utterance_then_the_summary(scene, model_args):
@@ -120,8 +148,8 @@ def test_live_json_lines_and_no_transcripts_in_the_store(scene, model_args, db_p
 def test_stats_by_hour_and_a_time_range(scene, model_args, db_path):
     invoke("analyze", scene.path, "--db", db_path, *model_args)
     by_hour = json.loads(invoke("stats", "--by", "hour", "--json", "--db", db_path).stdout)
-    assert sum(p["female_s"] for p in by_hour["periods"]) == pytest.approx(
-        by_hour["total"]["female_s"]
+    assert sum(p["mother_s"] for p in by_hour["periods"]) == pytest.approx(
+        by_hour["total"]["mother_s"]
     )
     future = json.loads(invoke("stats", "--since", "2999-01-01", "--json", "--db", db_path).stdout)
     assert future["periods"] == [] and future["total"]["mother_share"] is None
@@ -273,3 +301,19 @@ def test_ctrl_c_ends_live_cleanly_with_everything_stored(scene, fake_models, db_
     assert 1 <= len(printed) < len(scene.truth)  # stopped early ...
     with Store(db_path) as store:
         assert store.count() == len(printed)  # ... with every printed utterance stored
+
+
+def test_the_vad_choice_is_recorded_in_the_options(scene, model_args):
+    default = json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)
+    assert default["options"]["vad"] == "webrtc+silero"
+    alone = invoke("analyze", scene.path, "--json", "--no-store", "--vad", "webrtc",
+                   "--vad-endpoint-ms", 240, *model_args)
+    assert alone.exit_code == 0, alone.stderr
+    options = json.loads(alone.stdout)["options"]
+    assert (options["vad"], options["vad_endpoint_ms"]) == ("webrtc", 240)
+    assert_one_sentence_error(
+        invoke("analyze", scene.path, "--vad", "neural", *model_args), "vad must be one of"
+    )
+    assert_one_sentence_error(
+        invoke("analyze", scene.path, "--vad-offset", 0.9, *model_args), "offset_threshold"
+    )

@@ -156,7 +156,7 @@ def test_sd_notify_reaches_the_socket(tmp_path, monkeypatch):
 
 def test_example_config_is_valid_and_typos_are_refused(tmp_path):
     example = load_config(REPO / "deploy" / "config.example.toml")
-    assert example.labels.female == "엄마" and example.storage.transcripts
+    assert example.labels.mother == "엄마" and example.storage.transcripts
     bad = tmp_path / "bad.toml"
     for text, fragment in [
         ("[vad]\naggresiveness = 2\n", "unknown key [vad] aggresiveness"),

@@ -70,7 +70,7 @@ def test_padding_gives_the_recognisers_audio_around_the_voiced_frames(clips):
 
 def test_a_pause_shorter_than_the_hangover_stays_inside_one_utterance(clips):
     audio, _ = layout(0.5, clips["m"], 0.5, clips["m"], 1.0)
-    assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=800)))) == 1
+    assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=800, endpoint_ms=800)))) == 1
     assert len(list(segment_stream(blocks_of(audio), SegmenterOptions(hangover_ms=240)))) == 2
 
 
@@ -101,11 +101,14 @@ def test_long_speech_is_split_in_a_pause_not_mid_word(clips):
         assert b.start == pytest.approx(a.end)
 
 
-def test_results_do_not_depend_on_block_size(clips):
+@pytest.mark.parametrize("vad", ["webrtc", "silero", "both"])
+def test_results_do_not_depend_on_block_size(clips, vad):
     audio, _ = layout(1.0, clips["long_f"], 0.8, clips["m"], 1.0)
-    whole = [(s.start, s.end) for s in segment_stream([audio])]
-    odd = [(s.start, s.end) for s in segment_stream(blocks_of(audio, 37))]
-    assert whole == odd
+    options = SegmenterOptions(vad=vad)
+    whole = [(s.start, s.end) for s in segment_stream([audio], options)]
+    assert len(whole) == 2
+    for size in (37, 512, 1600):
+        assert [(s.start, s.end) for s in segment_stream(blocks_of(audio, size), options)] == whole
 
 
 @pytest.mark.parametrize("frame_ms", [10, 20, 30])
@@ -141,16 +144,28 @@ def test_denoise_before_vad_still_finds_speech_in_noise(clips):
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(frame_ms=25), dict(aggressiveness=4), dict(pad_end_ms=500, hangover_ms=300)]
+    ("bad", "named"),
+    [
+        (dict(frame_ms=25), "frame_ms"),
+        (dict(aggressiveness=4), "aggressiveness"),
+        (dict(gate_aggressiveness=-1), "gate_aggressiveness"),
+        (dict(vad="neural"), "vad"),
+        (dict(pad_end_ms=500, hangover_ms=300), "pad_end_ms"),
+        (dict(max_utterance_s=0.4), "max_utterance_s"),  # a split needs 2 x 200 ms + smoothing
+        (dict(hangover_ms=100, endpoint_ms=100), "hangover_ms"),  # shorter than the onset window
+        (dict(endpoint_ms=300, hangover_ms=240), "endpoint_ms"),
+        (dict(onset_threshold=0.3, offset_threshold=0.5), "offset_threshold"),
+        (dict(onset_ms=200, onset_window_ms=150), "onset_ms"),
+    ],
 )
-def test_impossible_options_are_refused(bad):
-    with pytest.raises(ValueError):
+def test_impossible_options_are_refused(bad, named):
+    with pytest.raises(ValueError, match=named):
         SegmenterOptions(**bad)
 
 
 def test_steady_noise_after_speech_does_not_prolong_the_utterance(clips):
-    """webrtcvad alone hears fan-like noise next to speech as speech; the noise-floor gate
-    ends the utterance with the voice, so its seconds are not credited to a parent."""
+    """webrtcvad alone hears fan-like noise next to speech as speech; the neural VAD ends
+    the utterance with the voice, so the noise's seconds are not credited to a parent."""
     rng = np.random.default_rng(1)
     speech = clips["m"]
     fan = lambda s: (0.02 * rng.standard_normal(int(s * SAMPLE_RATE))).astype(np.float32)  # noqa: E731
@@ -160,3 +175,49 @@ def test_steady_noise_after_speech_does_not_prolong_the_utterance(clips):
     assert len(segments) == 1
     assert segments[0].start == pytest.approx(3.5, abs=0.15)
     assert segments[0].end <= speech_end + 0.05  # without the gate: +0.10 s here
+
+
+def at_snr(speech, noise, snr_db):
+    """``noise`` scaled to ``snr_db`` below the speech's power (over the speech samples)."""
+    gain = np.sqrt(np.mean(speech**2) / np.mean(noise**2) / 10 ** (snr_db / 10))
+    return (noise * gain).astype(np.float32)
+
+
+def test_speech_at_5_db_in_music_is_found(clips):
+    from benchmarks.noise_bank import bank_noise
+
+    speech, spans = layout(2.0, clips["long_f"], 2.0)
+    (start, end), = spans
+    voiced = speech[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    music = at_snr(voiced, bank_noise("music", speech.size, seed=3), 5.0)
+    segments = list(segment_stream(blocks_of(speech + music)))
+    assert len(segments) == 1
+    assert segments[0].start == pytest.approx(start, abs=TOLERANCE_S)
+    assert segments[0].end == pytest.approx(end, abs=TOLERANCE_S)
+    # webrtcvad alone hears the music as speech from its first beat
+    alone = list(segment_stream(blocks_of(speech + music), SegmenterOptions(vad="webrtc")))
+    assert alone[0].start < start - 1.0
+
+
+@pytest.mark.parametrize("vad", ["webrtc", "silero", "both"])
+def test_a_30_ms_click_is_not_an_utterance(vad):
+    audio = with_noise(silence(2.0))
+    click = np.random.default_rng(4).uniform(-0.8, 0.8, int(0.03 * SAMPLE_RATE))
+    audio[SAMPLE_RATE : SAMPLE_RATE + click.size] += click.astype(np.float32)
+    assert list(segment_stream(blocks_of(audio), SegmenterOptions(vad=vad))) == []
+
+
+def test_seconds_do_not_grow_or_shrink_with_the_noise_level(clips):
+    """The utterance's seconds are its speech, whatever the noise around it (here 30 to 5 dB
+    of steady noise; webrtcvad alone drifts by a second)."""
+    speech, spans = layout(2.0, clips["long_f"], 2.0)
+    (start, end), = spans
+    voiced = speech[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    hiss = np.random.default_rng(5).normal(0, 1, speech.size).astype(np.float32)
+    durations = {}
+    for snr_db in (30.0, 15.0, 5.0):
+        noisy = speech + at_snr(voiced, hiss, snr_db)
+        (segment,) = segment_stream(blocks_of(noisy))
+        durations[snr_db] = segment.duration
+    assert max(durations.values()) - min(durations.values()) < 0.1
+    assert all(abs(d - (end - start)) < 0.15 for d in durations.values())

@@ -6,16 +6,19 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from edge.recognition import PARENT_OF_VOICE
 from edge.stats import TalkSpan, by_period, summarize
 
 SEOUL = timezone(timedelta(hours=9))
 
 
-def span(start, end, voice, syllables=0, eojeol=0):
-    return TalkSpan(start, end, voice, syllables, eojeol)
+def span(start, end, voice, syllables=0, eojeol=0, speaker="by voice"):
+    """A record as the runtime makes it; without a household an adult voice is its parent."""
+    who = PARENT_OF_VOICE.get(voice) if speaker == "by voice" else speaker
+    return TalkSpan(start, end, voice, syllables, eojeol, who)
 
 
-def test_seconds_utterances_and_counts_add_up_per_voice():
+def test_seconds_utterances_and_counts_add_up_per_role():
     records = [
         span(0, 2, "female", 5, 2),
         span(3, 4.5, "male", 3, 1),
@@ -24,11 +27,43 @@ def test_seconds_utterances_and_counts_add_up_per_voice():
         span(8, 10, "female", 4, 2),
     ]
     s = summarize(records)
-    assert s.seconds == {"female": 4.0, "male": 1.5, "child": 1.0, "unknown": 0.5}
-    assert s.utterances == {"female": 2, "male": 1, "child": 1, "unknown": 1}
-    assert s.syllables["female"] == 9 and s.eojeol["female"] == 4
+    assert s.seconds == {"mother": 4.0, "father": 1.5, "child": 1.0, "other": 0.0, "unknown": 0.5}
+    assert s.utterances == {"mother": 2, "father": 1, "child": 1, "other": 0, "unknown": 1}
+    assert s.syllables["mother"] == 9 and s.eojeol["mother"] == 4
+    assert s.to_json()["female_s"] == 4.0 and s.to_json()["male_s"] == 1.5
     assert s.mother_share == pytest.approx(4.0 / 5.5)
     assert s.to_json()["mother_share"] == round(4.0 / 5.5, 3)
+
+
+def test_with_a_household_only_the_matched_parents_count_in_the_share():
+    records = [
+        span(0, 2, "female", speaker="mother"),
+        span(3, 6, "female", speaker=None),  # a guest, or a TV voice tagged female
+        span(7, 8, "male", speaker="father"),
+        span(9, 12, "other", speaker=None),  # the TV
+    ]
+    s = summarize(records)
+    assert s.seconds["mother"] == 2.0 and s.seconds["father"] == 1.0
+    assert s.seconds["other"] == 6.0
+    assert s.voice_seconds == {"female": 5.0, "male": 1.0}
+    assert s.mother_share == pytest.approx(2.0 / 3.0)
+
+
+def test_child_turns_count_adult_child_exchanges_within_five_seconds():
+    records = [
+        span(0, 1, "female"),
+        span(2, 3, "child"),  # answers the mother: 1
+        span(4, 5, "other", speaker=None),  # the TV does not break the exchange
+        span(6.5, 7, "male"),  # answers the child: 2 (5.5 s after the mother: no parent turn)
+        span(8, 9, "female"),  # adult after adult: no child turn (but a parent turn)
+        span(20, 21, "child"),  # 11 s later: no turn
+        span(22, 23, "child"),  # child after child: no turn
+        span(24, 25, "female", speaker=None),  # a guest adult answering the child: 3
+    ]
+    s = summarize(records)
+    assert s.child_turns == 3
+    assert s.turns == 1
+    assert s.to_json()["child_turns"] == 3
 
 
 def test_mother_share_is_null_without_adult_speech():
@@ -77,7 +112,7 @@ def test_hours_are_local_time_and_add_up_to_the_total():
     assert periods[0].start.utcoffset() == timedelta(hours=9)
     assert [p.summary.turns for p in periods] == [0, 1, 0]
     total = summarize(records)
-    assert sum(p.summary.seconds["female"] for p in periods) == total.seconds["female"]
+    assert sum(p.summary.seconds["mother"] for p in periods) == total.seconds["mother"]
     assert sum(p.summary.turns for p in periods) == total.turns
 
 

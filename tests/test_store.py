@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from edge.pipeline import Utterance
 from edge.store import SCHEMA_VERSION, Store, StoreError, default_db_path
+from edge.utterance import Utterance
 
 
 def utterance(start=1.0, voice="female", text="밥 먹자", wall=None, **kw) -> Utterance:
@@ -95,6 +95,7 @@ def test_old_schema_is_migrated_keeping_its_rows(db_path):
         assert store.schema_version == SCHEMA_VERSION
         (old,) = store.utterances()
         assert old.voice == "male" and old.text == "안녕"
+        assert old.speaker == "father" and old.speaker_score is None  # credited by voice
         store.add(utterance())
         assert store.count() == 2
 

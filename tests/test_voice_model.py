@@ -7,11 +7,9 @@ import pytest
 import torch
 
 from edge.audio import LOGMEL, SAMPLE_RATE, compute_features, frame_count
-from edge.audio import NORM_STD_FLOOR as EDGE_FLOOR
 from edge.voice import VoiceResult
 from tests.test_pitch import synthetic_voice
 from training.voice.data import (
-    NORM_STD_FLOOR,
     CropOptions,
     View,
     batches,
@@ -58,7 +56,6 @@ def test_spectral_branch_alone_cannot_be_certain():
 
 
 def test_torch_crop_normalisation_matches_the_runtime_front_end():
-    assert NORM_STD_FLOOR == EDGE_FLOOR
     x = synthetic_voice(150.0, seconds=1.0)
     raw = compute_features(x, raw_features(LOGMEL))
     ours = normalise_crop(torch.from_numpy(raw)[None])[0].numpy()

@@ -19,6 +19,7 @@ COMMANDS = {
     "lm": "training.lm",
     "voice": "training.voice.train",
     "voice-eval": "training.voice.evaluate",
+    "speaker-eval": "training.speaker_eval",
 }
 
 main = lazy_app("talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS)

@@ -30,6 +30,7 @@ import typer
 from edge import stats
 from edge.audio import SAMPLE_RATE, save_audio
 from edge.hangul import count_eojeol, count_syllables
+from edge.utterance import PARENTS
 from training import noise as home_noise
 from training import synth
 from training.sentences import load_bank
@@ -192,8 +193,15 @@ def speech_mask(segments: list[Segment], n_samples: int) -> np.ndarray:
 def truth_summary(segments: list[Segment]) -> dict:
     """DESIGN.md's summary of the family's talk, by the runtime's own statistics."""
     family = [s for s in segments if s.role != "tv"]
-    spans = [stats.TalkSpan(s.start, s.end, s.voice, s.syllables, s.eojeol) for s in family]
+    spans = [
+        stats.TalkSpan(s.start, s.end, s.voice, s.syllables, s.eojeol, _speaker(s.role))
+        for s in family
+    ]
     return stats.summarize(spans).to_json()
+
+
+def _speaker(role: str) -> str | None:
+    return role if role in PARENTS else None
 
 
 def make_scene(options: SceneOptions, index: int) -> tuple[np.ndarray, dict]:

@@ -25,13 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge.audio import SAMPLE_RATE, FeatureConfig, compute_features, load_audio
+from edge.audio import NORM_STD_FLOOR, SAMPLE_RATE, FeatureConfig, compute_features, load_audio
 from edge.pitch import MIN_VOICED_FRAMES, PitchTrack, pitch_statistics, track_pitch
 from training.noise import NoiseBank, home_noise, mix_at_snr, power, reverberate, shaped_noise
 
 log = logging.getLogger(__name__)
 
-NORM_STD_FLOOR = 0.1  # must equal edge.audio.NORM_STD_FLOOR (a test checks)
 OCTAVES_PER_DB_TILT = 1.0  # EQ tilt is given in dB per octave around TILT_PIVOT_HZ
 TILT_PIVOT_HZ = 1000.0
 PHONE_BAND_HZ = (300.0, 3400.0)

@@ -13,8 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from edge.pipeline import FileAnalysis, LiveCounters, Utterance
-from edge.stats import VOICES, Period, Summary
+from edge.capture import LiveCounters
+from edge.pipeline import FileAnalysis
+from edge.stats import ROLES, Period, Summary, role_of
+from edge.utterance import Utterance
 
 PROGRESS_MIN_SECONDS = 60.0  # shorter files finish before a bar would help
 
@@ -29,31 +31,35 @@ def _share(summary: Summary) -> str:
 
 def summary_table(summary: Summary, title: str, labels: dict[str, str] | None = None) -> Table:
     table = Table(title=title)
-    for column in ("voice", "speech s", "utterances", "syllables", "eojeol"):
-        table.add_column(column, justify="left" if column == "voice" else "right")
+    for column in ("who", "speech s", "utterances", "syllables", "eojeol"):
+        table.add_column(column, justify="left" if column == "who" else "right")
     labels = labels or {}
-    for voice in VOICES:
+    for role in ROLES:
         table.add_row(
-            f"{voice} ({labels[voice]})" if labels.get(voice, voice) != voice else voice,
-            f"{summary.seconds[voice]:.1f}",
-            str(summary.utterances[voice]),
-            str(summary.syllables[voice]),
-            str(summary.eojeol[voice]),
+            f"{role} ({labels[role]})" if labels.get(role, role) != role else role,
+            f"{summary.seconds[role]:.1f}",
+            str(summary.utterances[role]),
+            str(summary.syllables[role]),
+            str(summary.eojeol[role]),
         )
-    table.caption = f"mother share {_share(summary)}, turns {summary.turns}"
+    table.caption = (
+        f"mother share {_share(summary)}, turns {summary.turns}, child turns {summary.child_turns}"
+    )
     return table
 
 
 def utterance_table(utterances: Sequence[Utterance], labels: dict[str, str] | None = None) -> Table:
-    """Each utterance: its times in the file, voice (with the family's word), confidence, text."""
+    """Each utterance: its times in the file, who (with the family's word), voice, confidence,
+    text."""
     table = Table(box=None, pad_edge=False)
-    for column in ("start", "end", "voice", "p", "text"):
-        table.add_column(column, justify="left" if column in ("voice", "text") else "right")
+    for column in ("start", "end", "who", "voice", "p", "text"):
+        table.add_column(column, justify="right" if column in ("start", "end", "p") else "left")
     labels = labels or {}
     for u in utterances:
         text = u.text if u.text is not None else "(not transcribed)"
-        voice = labels.get(u.voice, u.voice)
-        table.add_row(f"{u.start:.2f}", f"{u.end:.2f}", voice, f"{u.voice_prob:.2f}", text)
+        role = role_of(u)
+        who = labels.get(role, role)
+        table.add_row(f"{u.start:.2f}", f"{u.end:.2f}", who, u.voice, f"{u.voice_prob:.2f}", text)
     return table
 
 
@@ -67,8 +73,10 @@ def print_utterance(u: Utterance) -> None:
     """One line: local clock time, seconds into the capture, length, voice, confidence, text."""
     clock = datetime.fromtimestamp(u.wall_start).strftime("%H:%M:%S")
     text = u.text if u.text is not None else "(not transcribed)"
+    who = role_of(u)
     out.print(
-        f"{clock} {u.start:8.2f}s {u.duration:5.2f}s  {u.voice:<7} {u.voice_prob:.2f}  {text}",
+        f"{clock} {u.start:8.2f}s {u.duration:5.2f}s  {who:<7} {u.voice:<7} {u.voice_prob:.2f}  "
+        f"{text}",
         markup=False,
     )
 
@@ -91,18 +99,26 @@ def print_periods(
     periods: Sequence[Period], total: Summary, by: str, labels: dict[str, str] | None = None
 ) -> None:
     table = Table(title=f"talk per {by}")
-    for column in ("from", "female s", "male s", "other s", "mother share", "turns"):
+    for column in (
+        "from",
+        "mother s",
+        "father s",
+        "child s",
+        "mother share",
+        "turns",
+        "child turns",
+    ):
         table.add_column(column, justify="left" if column == "from" else "right")
     for p in periods:
         s = p.summary
-        other = s.seconds["child"] + s.seconds["unknown"]
         table.add_row(
             p.start.isoformat(timespec="minutes"),
-            f"{s.seconds['female']:.0f}",
-            f"{s.seconds['male']:.0f}",
-            f"{other:.0f}",
+            f"{s.seconds['mother']:.0f}",
+            f"{s.seconds['father']:.0f}",
+            f"{s.seconds['child']:.0f}",
             _share(s),
             str(s.turns),
+            str(s.child_turns),
         )
     out.print(table)
     out.print(summary_table(total, "total", labels))
@@ -121,6 +137,25 @@ def print_models(described: dict) -> None:
             str(info.get("features", "-")),
             size,
             info.get("path", info.get("note", "")),
+        )
+    out.print(table)
+
+
+def print_household(described: Sequence[dict]) -> None:
+    """The enrolled voiceprints (``Voiceprint.describe()`` dicts), never their embeddings."""
+    if not described:
+        out.print("no household enrolled: voices count as mother (female) and father (male)")
+        return
+    table = Table(title="household")
+    for column in ("role", "enrolled", "model", "speech", "quality"):
+        table.add_column(column)
+    for v in described:
+        table.add_row(
+            v["role"],
+            datetime.fromtimestamp(v["created_at"]).strftime("%Y-%m-%d %H:%M"),
+            v["model"],
+            f"{v['speech_s']:.0f} s",
+            f"{v['quality']:.2f}",
         )
     out.print(table)
 

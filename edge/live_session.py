@@ -13,7 +13,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from edge.pipeline import LivePipeline, PipelineOptions, Recognizers
+from edge.capture import LivePipeline
+from edge.pipeline import PipelineOptions
+from edge.recognition import Recognizers
 from edge.stats import Summary, Tally
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def run_live(
 
     Memory stays flat however long it runs: utterances are counted, not kept.
     """
-    from edge.tui import print_live_summary, print_utterance, print_utterance_json
+    from edge.display import print_live_summary, print_utterance, print_utterance_json
 
     pipeline = LivePipeline(source, recognizers, options, source_name=source_name)
     timer = threading.Timer(seconds, pipeline.stop) if seconds else None

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.onnx_model import META_PREFIX, ModelInfo, bundled_model, open_session
+from edge.speaker import bundled_speaker_model
 
-SHOWN_KEYS = ("trained_on", "metrics", "threshold", "labels")
+SHOWN_KEYS = ("trained_on", "metrics", "threshold", "labels", "match_threshold", "license")
 
 
 def _describe(info: ModelInfo) -> dict:
@@ -30,8 +31,8 @@ def _describe(info: ModelInfo) -> dict:
 
 
 def describe_models(stt: str | Path | None = None, voice: str | Path | None = None) -> dict:
-    """Metadata of the STT and voice models that would be used (the pitch tagger when no
-    voice model exists). Raises ``ModelError`` for a given path that is not usable."""
+    """Metadata of the STT, voice and speaker models that would be used (the pitch tagger
+    when no voice model exists; no speaker entry when none is bundled). Raises ``ModelError`` for a given path that is not usable."""
     described = {}
     stt_path = bundled_model("stt") if stt is None else Path(stt)
     described["stt"] = _describe(open_session(stt_path, "stt")[1])
@@ -45,4 +46,7 @@ def describe_models(stt: str | Path | None = None, voice: str | Path | None = No
         }
     else:
         described["voice"] = _describe(open_session(voice_path, "voice")[1])
+    speaker_path = bundled_speaker_model()
+    if speaker_path is not None:
+        described["speaker"] = _describe(open_session(speaker_path, "speaker")[1])
     return described

@@ -1,0 +1,133 @@
+"""The household: each parent's voiceprint, and whose voice an utterance is.
+
+A voiceprint is one speaker-encoder vector made from about 30 s of one parent
+talking alone (never audio). Once a household is enrolled, an utterance is the
+mother's or the father's only when its vector is close enough to that parent's
+voiceprint (cosine at or above the threshold the speaker model carries, measured
+by ``talkratio-train speaker-eval``) and closer to it than to the other
+parent's. Anyone else (a guest, the TV, the child) is nobody's.
+
+Voiceprints are only comparable with vectors of the model that made them: a
+voiceprint of another model is refused with a sentence asking to enrol again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from edge.onnx_model import ModelError, ModelInfo
+from edge.segmenter import SegmenterOptions, segment_stream
+from edge.speaker import SpeakerEncoder, unit
+from edge.voiceprint import Voiceprint
+
+log = logging.getLogger(__name__)
+
+ROLES = ("mother", "father")
+PARENT_OF_VOICE = {"female": "mother", "male": "father"}  # with no household enrolled (DESIGN.md)
+MIN_ENROL_SPEECH_S = 20.0  # voiced speech an enrolment needs (about 30 s of talking alone)
+# a child or a loudspeaker is never a parent, whatever the match says; "unknown" may be
+# (a mother talking to her child at 320 Hz can leave the voice type unsure)
+NEVER_PARENT_VOICES = ("child", "other")
+
+
+class EnrolmentError(ValueError):
+    """An enrolment that cannot be made, with a sentence for the user."""
+
+
+class HouseholdError(RuntimeError):
+    """Stored voiceprints that cannot be used, with a sentence for the user."""
+
+
+def enrol(
+    role: str,
+    blocks: Iterable[np.ndarray],
+    encoder: SpeakerEncoder,
+    vad: SegmenterOptions = SegmenterOptions(),
+    min_speech_s: float = MIN_ENROL_SPEECH_S,
+) -> Voiceprint:
+    """A voiceprint from 16 kHz audio blocks of one parent talking alone.
+
+    The audio goes through the same VAD as every recording; only its speech
+    counts. Raises :class:`EnrolmentError` when ``role`` is not a parent or there
+    is less than ``min_speech_s`` of speech.
+    """
+    if role not in ROLES:
+        raise EnrolmentError(f"{role!r} is not a parent: enrol one of {', '.join(ROLES)}")
+    segments = list(segment_stream(blocks, vad))
+    speech_s = sum(s.duration for s in segments)
+    if speech_s < min_speech_s:
+        raise EnrolmentError(
+            f"only {speech_s:.0f} s of speech was heard, and a voiceprint needs at least "
+            f"{min_speech_s:.0f} s: record the {role} talking alone for about 30 s"
+        )
+    partials = encoder.partials(np.concatenate([s.samples for s in segments]))
+    centroid = unit(partials.mean(axis=0))
+    return Voiceprint(
+        role=role,
+        embedding=centroid,
+        model_sha256=encoder.info.sha256,
+        model_name=f"{encoder.info.name}@{encoder.info.version}",
+        created_at=time.time(),
+        speech_s=float(speech_s),
+        quality=float((partials @ centroid).mean()),
+    )
+
+
+def match_threshold(info: ModelInfo) -> float:
+    """The cosine a parent's utterance must reach, from the speaker model's metadata."""
+    value = info.json_field("match_threshold")
+    if value is None:
+        raise ModelError(
+            f"{info.path} has no talkratio.match_threshold; calibrate it with "
+            "talkratio-train speaker-eval --model MODEL --write"
+        )
+    return float(value)
+
+
+class Household:
+    """The enrolled parents. :meth:`match` names whose voice a vector is, if anyone's."""
+
+    def __init__(self, voiceprints: Sequence[Voiceprint], model: ModelInfo):
+        for print_ in voiceprints:
+            if print_.model_sha256 != model.sha256:
+                raise HouseholdError(
+                    f"the {print_.role}'s voiceprint was made by another speaker model "
+                    f"({print_.model_name}); enrol again: talkratio enroll {print_.role} --file WAV"
+                )
+        self.voiceprints = {p.role: p for p in voiceprints}
+        self.threshold = match_threshold(model) if voiceprints else 1.0
+
+    @property
+    def enrolled(self) -> list[str]:
+        return [role for role in ROLES if role in self.voiceprints]
+
+    def match(self, embedding: np.ndarray) -> tuple[str | None, float | None]:
+        """``(role, cosine)``: the parent whose voiceprint is closest, when it is at least
+        the threshold and strictly closer than the other parent's; else ``(None, best
+        cosine)``. ``(None, None)`` with nobody enrolled."""
+        if not self.voiceprints:
+            return None, None
+        scores = {role: float(p.embedding @ embedding) for role, p in self.voiceprints.items()}
+        best = max(scores, key=scores.get)
+        others = [s for role, s in scores.items() if role != best]
+        if scores[best] >= self.threshold and all(scores[best] > s for s in others):
+            return best, scores[best]
+        return None, scores[best]
+
+
+def speaker_of(voice: str, household: Household | None, embedding: np.ndarray | None):
+    """``(speaker, score)`` of an utterance with voice type ``voice``.
+
+    Enrolled: the matched parent, never for a ``child`` or ``other`` voice.
+    Not enrolled: ``female`` is the mother and ``male`` the father (score None).
+    """
+    if household is None or not household.enrolled:
+        return PARENT_OF_VOICE.get(voice), None
+    if embedding is None:
+        return None, None
+    role, score = household.match(embedding)
+    return (None if voice in NEVER_PARENT_VOICES else role), score

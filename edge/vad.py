@@ -1,0 +1,73 @@
+"""The neural VAD (Silero VAD, ONNX) streamed with numpy and onnxruntime.
+
+The model reads one window of ``window_samples`` new samples (512 at 16 kHz,
+32 ms) after the last ``context_samples`` (64) of the previous window, and
+carries a recurrent state from call to call; it answers the probability that
+the window is speech. Everything about the model's input comes from its
+``talkratio.features`` metadata (written by ``talkratio-export vad``).
+
+:class:`NeuralVad` keeps the state and the context across calls, so any way
+of cutting a stream into blocks gives the same probabilities.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from edge.audio import SAMPLE_RATE
+from edge.onnx_model import ASSETS_DIR, ModelError, ModelInfo, open_session
+
+BUNDLED_VAD = ASSETS_DIR / "vad.onnx"
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path, threads: int):
+    """One session per model file: every segmenter (live, analyze, benchmarks) shares it."""
+    return open_session(path, "vad", threads)
+
+
+class NeuralVad:
+    """Speech probability per window of a 16 kHz stream, the model's state carried along."""
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1):
+        self._session, self.info = _load(Path(path or BUNDLED_VAD).resolve(), threads)
+        features = self.info.json_field("features")
+        if features.get("sample_rate") != SAMPLE_RATE:
+            raise ModelError(f"{self.info.path} expects {features.get('sample_rate')} Hz audio")
+        self.window_samples = int(features["window_samples"])
+        self._context_samples = int(features["context_samples"])
+        self._state_shape = tuple(features["state_shape"])
+        self._rate = np.array(SAMPLE_RATE, np.int64)
+        self.reset()
+
+    @property
+    def model(self) -> ModelInfo:
+        return self.info
+
+    def reset(self) -> None:
+        """Forget the past: the state and context the model starts a stream with (zeros)."""
+        self._state = np.zeros(self._state_shape, np.float32)
+        self._context = np.zeros(self._context_samples, np.float32)
+        self._pending = np.zeros(0, np.float32)
+
+    def window_probability(self, window: np.ndarray) -> float:
+        """Probability that the next ``window_samples`` samples of the stream are speech."""
+        x = np.concatenate([self._context, np.asarray(window, np.float32)])[None, :]
+        out, self._state = self._session.run(
+            None, {"input": x, "state": self._state, "sr": self._rate}
+        )
+        self._context = x[0, -self._context_samples :]
+        return float(out[0, 0])
+
+    def feed(self, block: np.ndarray) -> np.ndarray:
+        """Probabilities of the windows ``block`` completes (a partial window waits)."""
+        self._pending = np.concatenate([self._pending, np.asarray(block, np.float32)])
+        n = self.window_samples
+        whole = self._pending.size // n
+        probs = np.array([self.window_probability(self._pending[i * n : (i + 1) * n])
+                          for i in range(whole)], np.float32)
+        self._pending = self._pending[whole * n :]
+        return probs
