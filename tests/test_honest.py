@@ -77,3 +77,15 @@ def test_honest_test_writes_manifests_and_noise(tmp_path, monkeypatch):
         json.loads(x)["kind"] for x in (tmp_path / "noise/noise.jsonl").read_text().splitlines()
     ]
     assert set(kinds) == set(honest.TEST_NOISE_KINDS)
+
+
+def test_cli_refuses_an_unknown_engine_in_one_sentence(tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+    app.command()(honest.cli)
+    result = CliRunner().invoke(app, ["--out", str(tmp_path), "--engine", "festival"])
+    assert result.exit_code == 2
+    assert "--engine must be espeak or kokoro" in result.output
+    assert not (tmp_path / "noise").exists()  # nothing made
