@@ -337,11 +337,15 @@ def _microphone_for(seconds: float, device: Optional[str]):
 
     heard = 0
     typer.echo(f"recording {seconds:.0f} s: talk now", err=True)
-    for block in MicrophoneSource(device):
-        yield block
-        heard += block.size
-        if heard >= seconds * SAMPLE_RATE:
-            return
+    blocks = iter(MicrophoneSource(device))
+    try:
+        for block in blocks:
+            yield block
+            heard += block.size
+            if heard >= seconds * SAMPLE_RATE:
+                return
+    finally:
+        blocks.close()  # the microphone is released as soon as the time is up
 
 
 @app.command()

@@ -32,7 +32,7 @@ class ConfigError(UserError, ValueError):
 @dataclass(frozen=True)
 class AudioConfig:
     device: str | int | None = None  # index or part of the name; None: the system default
-    block_ms: int = 100
+    block_ms: int = 32  # one neural VAD window (edge.sources.LIVE_BLOCK_SECONDS)
     input_file: str | None = None  # play a file at real-time pace instead (tests, demos)
     speed: float = 1.0  # with input_file: how many times faster than real time
 

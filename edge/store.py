@@ -345,17 +345,19 @@ class Store:
         self._wipe_journal()
         return deleted > 0
 
-    def _wipe_journal(self) -> None:
-        """Copy the WAL into the database and truncate it: the old pages (deleted text, a
-        replaced or deleted voiceprint) would otherwise stay readable in the -wal file."""
+    def _wipe_journal(self) -> bool:
+        """Copy the WAL into the database and truncate it: the old pages (with a replaced or
+        deleted voiceprint) would otherwise stay readable in the -wal file. False when
+        another process's open read kept it from finishing."""
         with _sqlite_errors(self.path, "checkpoint"):
             busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
             log.warning(
-                "another process is reading %s: deleted data leaves the -wal file "
+                "another process is reading %s: the old pages leave the -wal file "
                 "at its next checkpoint",
                 self.path,
             )
+        return not busy
 
     @classmethod
     def open_read_only(cls, path: str | Path) -> Store:
@@ -383,10 +385,11 @@ class Store:
             "voice_model": voice,
         }
 
-    def erase_everything(self) -> int:
+    def erase_everything(self) -> bool:
         """Delete every row of every table so that nothing can be read back from the files:
-        freed pages are zeroed (secure_delete), the WAL is emptied and the file rebuilt
-        (VACUUM). The schema stays. Returns how many rows were deleted."""
+        freed pages are zeroed (secure_delete), the file is rebuilt (VACUUM) and the WAL
+        emptied. The schema stays. False when another process's open read kept the WAL
+        from being emptied (the old pages then leave at the next full checkpoint)."""
         with _sqlite_errors(self.path, "erase"):
             tables = [
                 row[0]
@@ -397,11 +400,9 @@ class Store:
             ]
             with self._transaction() as db:
                 deleted = sum(db.execute(f'DELETE FROM "{t}"').rowcount for t in tables)
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.execute("VACUUM")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         log.warning("erased everything in %s (%d rows)", self.path, deleted)
-        return deleted
+        return self._wipe_journal()
 
     def integrity_ok(self) -> bool:
         with _sqlite_errors(self.path, "check"):

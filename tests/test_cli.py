@@ -190,6 +190,8 @@ def test_models_lists_the_active_models(fake_models):
     described = json.loads(result.stdout)
     assert described["stt"]["name"] == "fake-stt" and described["voice"]["version"] == "test-1"
     assert len(described["stt"]["sha256"]) == 64
+    assert (described["vad"]["name"], described["vad"]["version"]) == ("silero-vad", "6.2.3")
+    assert "MIT" in described["vad"]["license"]
 
 
 def write_wav(path, samples, rate=16_000):
