@@ -85,7 +85,7 @@ def test_a_hung_recogniser_makes_the_pipeline_unhealthy(scene, recognizers):
     finally:
         tagger.release.set()
         runner.join(JOIN_LIMIT_S)
-    assert not runner.is_alive() and pipeline.healthy(limit_s=0.01) is False  # threads ended
+    assert not runner.is_alive() and pipeline.healthy(limit_s=0.01)  # released: healthy again
 
 
 class FakeClock:
