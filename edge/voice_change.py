@@ -9,8 +9,7 @@ stretch, and the segment is cut in the stretch where the mean vector before it
 and the mean vector after it are furthest apart, when that cosine distance
 reaches the speaker model's calibrated ``change_distance``; each part is then
 searched the same way. Timbre, not pitch, decides: a mother whose voice rises
-towards her child stays one speaker, and two voices of similar pitch are told
-apart.
+towards her child stays one speaker.
 
 Without a speaker model the old rule is kept: voiced 10 ms frames on either
 side of the pitch boundary between the adult ranges
@@ -61,7 +60,7 @@ class VoiceChangeOptions:
     change_distance: float | None = None
 
 
-def _unvoiced_gaps(voiced: np.ndarray, min_frames: int) -> list[int]:
+def unvoiced_gaps(voiced: np.ndarray, min_frames: int) -> list[int]:
     """Centre frames of unvoiced runs of at least ``min_frames`` between voiced frames."""
     edges = np.flatnonzero(np.diff(np.concatenate([[1], voiced.astype(np.int8), [1]])))
     starts, stops = edges[::2], edges[1::2]  # runs of unvoiced frames: [start, stop)
@@ -92,7 +91,7 @@ def change_points(f0_hz: np.ndarray, voiced: np.ndarray, options: VoiceChangeOpt
     stretch has a net of at least ``min_side_voiced_s``.
     """
     sides = np.where(voiced, np.where(f0_hz > BOUNDARY_HZ, 1, -1), 0)
-    gaps = _unvoiced_gaps(voiced, max(1, round(options.min_gap_ms / 1000 / FRAME_S)))
+    gaps = unvoiced_gaps(voiced, max(1, round(options.min_gap_ms / 1000 / FRAME_S)))
     bounds = [0, *gaps, voiced.size]
     runs = _merge_same_side(
         [(a, b, int(sides[a:b].sum())) for a, b in zip(bounds, bounds[1:], strict=False)]
@@ -157,7 +156,7 @@ def _speaker_change_frames(
         threshold = float(encoder.info.json_field("change_distance", DEFAULT_CHANGE_DISTANCE))
     windows = encoder.embed_windows(segment.samples, options.window_s, options.hop_s)
     min_frames = max(1, round(options.min_gap_ms / 1000 / FRAME_S))
-    gaps_s = [g * FRAME_S for g in _unvoiced_gaps(track.voiced, min_frames)]
+    gaps_s = [g * FRAME_S for g in unvoiced_gaps(track.voiced, min_frames)]
     end_s = segment.samples.size / SAMPLE_RATE
     return [round(t / FRAME_S) for t in speaker_changes(windows, gaps_s, threshold, 0.0, end_s)]
 
@@ -165,26 +164,31 @@ def _speaker_change_frames(
 def speaker_changes(
     windows, gaps_s: list[float], threshold: float, lo: float, hi: float
 ) -> list[float]:
-    """Times (s) in ``(lo, hi)`` where the speaker changes, by binary segmentation.
-
-    The candidate is the gap with the strongest evidence: the cosine distance of the
-    mean vectors before and after it, weighted by ``sqrt(n_before * n_after / n)``
-    windows (a side of one 1 s window is a noisy mean). It is a change when its
-    distance reaches ``threshold``; then each side is searched alone.
-    """
-    best, best_weight = None, 0.0
-    for gap in (g for g in gaps_s if lo < g < hi):
-        found = _distance_across(windows, gap, lo, hi)
-        if found is not None and found[0] * found[1] > best_weight:
-            best, best_weight = (gap, found[0]), found[0] * found[1]
-    if best is None or best[1] < threshold:
+    """Times (s) in ``(lo, hi)`` where the speaker changes, by binary segmentation: the
+    :func:`strongest_change` is a change when its distance reaches ``threshold``; then
+    each side is searched alone."""
+    found = strongest_change(windows, gaps_s, lo, hi)
+    if found is None or found[1] < threshold:
         return []
-    cut = best[0]
+    cut = found[0]
     return [
         *speaker_changes(windows, gaps_s, threshold, lo, cut),
         cut,
         *speaker_changes(windows, gaps_s, threshold, cut, hi),
     ]
+
+
+def strongest_change(windows, gaps_s: list[float], lo: float, hi: float):
+    """``(gap, cosine distance)`` of the gap in ``(lo, hi)`` with the strongest evidence of
+    a new speaker, or None: the distance of the mean vectors before and after it,
+    weighted by ``sqrt(n_before * n_after / n)`` windows (a side of one 1 s window is a
+    noisy mean)."""
+    best, best_weight = None, 0.0
+    for gap in (g for g in gaps_s if lo < g < hi):
+        found = _distance_across(windows, gap, lo, hi)
+        if found is not None and found[0] * found[1] > best_weight:
+            best, best_weight = (gap, found[0]), found[0] * found[1]
+    return best
 
 
 def _distance_across(windows, gap: float, lo: float, hi: float) -> tuple[float, float] | None:
