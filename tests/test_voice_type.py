@@ -148,3 +148,35 @@ def test_exported_probe_matches_torch(tmp_path):
         session = EmbeddingVoiceTagger(path).session
         got = np.concatenate([session.run(["probs"], {"embedding": v[None]})[0] for v in vectors])
         assert np.abs(got - want).max() < (1e-5 if path == fp32 else 0.02)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["voice-data", "--out", "{tmp}/d", "--train", "0"], "at least one utterance"),
+        (["voice-probe", "--data", "{tmp}/none", "--out", "{tmp}/run"], "voice-data first"),
+    ],
+)
+def test_voice_type_commands_refuse_bad_input_in_one_sentence(tmp_path, args, says):
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom training.cli import main\nmain(sys.argv[1:])"
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr
+
+
+def test_home_data_pitch_overlaps_across_classes_and_splits_keep_voices_apart():
+    from training.voice import home
+
+    specs = home.plan("train", 500, seed=0)
+    f0 = {
+        label: [s.change.f0_median_hz for s in specs if s.label == label] for label in home.LABELS
+    }
+    assert max(f0["male"]) > 200 and min(f0["female"]) < 160  # men high, women low
+    assert min(f0["child"]) < 280 < max(f0["female"])  # children under, mothers over 280 Hz
+    mid = [s.label for s in specs if 240 <= s.change.f0_median_hz <= 260]
+    assert {"female", "male", "child"} <= set(mid)  # one F0, three answers
+    test_voices = {s.variant for s in home.plan("test", 100, seed=0)}
+    assert test_voices.isdisjoint({s.variant for s in specs})
