@@ -37,6 +37,7 @@ import numpy as np
 import typer
 
 from edge.audio import SAMPLE_RATE
+from training.speaker_typed import DEFAULT_TYPED_FRR
 from training.synth import Speaker, synthesize
 
 log = logging.getLogger(__name__)
@@ -298,8 +299,12 @@ def pipeline_cost(model: Path, sample: Path = COST_SAMPLE) -> dict:
     return cost
 
 
-def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False) -> dict:
-    """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``."""
+def calibrate(
+    model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False,
+    typed_frr: float | None = None,
+) -> dict:  # fmt: skip
+    """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``;
+    with ``typed_frr``, also the voice-typed threshold (:mod:`training.speaker_typed`)."""
     from edge.speaker import SpeakerEncoder
     from training.sentences import is_held_out, load_bank
 
@@ -308,6 +313,10 @@ def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool
     match = calibrate_match(encoder, bank, far, seed)
     if kokoro:
         match["kokoro_clean"] = kokoro_check(encoder, bank, match["match_threshold"], seed)
+    if typed_frr is not None:
+        from training.speaker_typed import calibrate_typed
+
+        match["typed"] = calibrate_typed(encoder, bank, typed_frr, match["match_threshold"], seed)
     return {
         "household_match": match,
         "voice_change": calibrate_change(encoder, bank, false_cut, seed),
@@ -345,6 +354,12 @@ def cli(
     kokoro: bool = typer.Option(
         False, "--kokoro", help="also check the threshold on Kokoro's five voices (minutes)"
     ),
+    typed: bool = typer.Option(
+        False, "--typed", help="also calibrate the voice-typed threshold on dev voices (minutes)"
+    ),
+    typed_frr: float = typer.Option(
+        DEFAULT_TYPED_FRR, help="noisy/child-directed false-reject rate the typed threshold allows"
+    ),
     write: bool = typer.Option(
         False, "--write", help="store the threshold and rates in the model file"
     ),
@@ -360,7 +375,7 @@ def cli(
     if path is None or not Path(path).is_file():
         typer.echo(f"error: speaker model {path} does not exist", err=True)
         raise typer.Exit(2)
-    report = calibrate(Path(path), far, false_cut, seed, kokoro)
+    report = calibrate(Path(path), far, false_cut, seed, kokoro, typed_frr if typed else None)
     text = json.dumps(report, indent=2)
     typer.echo(text)
     if out is not None:
@@ -377,11 +392,11 @@ def _write_into_model(path: Path, report: dict) -> None:
     match, change = report["household_match"], report["voice_change"]
     metrics["household_match"] = {k: v for k, v in match.items() if k != "match_threshold"}
     metrics["voice_change"] = {k: v for k, v in change.items() if k != "change_distance"}
-    write_metadata(
-        path,
-        {
-            "match_threshold": f"{match['match_threshold']:.3f}",
-            "change_distance": f"{change['change_distance']:.3f}",
-            "metrics": metrics,
-        },
-    )
+    fields = {
+        "match_threshold": f"{match['match_threshold']:.3f}",
+        "change_distance": f"{change['change_distance']:.3f}",
+        "metrics": metrics,
+    }
+    if "typed" in match:
+        fields["match_threshold_typed"] = f"{match['typed']['match_threshold_typed']:.3f}"
+    write_metadata(path, fields)
