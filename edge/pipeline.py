@@ -108,7 +108,9 @@ def analyze_file(
     blocks = _counted(iter_audio_blocks(path), seen, progress)
     collected = list(
         utterance_stream(
-            split_on_voice_change(segment_stream(blocks, options.segmenter), options.voice_change),
+            split_on_voice_change(
+                segment_stream(blocks, options.segmenter), options.voice_change, recognizers.speaker
+            ),
             recognizers,
             options,
             0.0,
@@ -126,5 +128,3 @@ def analyze_file(
         options=options.to_dict(getattr(recognizers.voice, "threshold", None)),
         household=recognizers.household_json(),
     )
-
-

@@ -20,6 +20,7 @@ import numpy as np
 import soxr
 
 from edge.audio import SAMPLE_RATE, AudioError, iter_audio_blocks
+from edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ MIC_READ_TIMEOUT_S = 2.0  # no block for this long: the microphone is gone
 PCM_DTYPES = {"s16le": ("<i2", 32768.0), "s32le": ("<i4", 2147483648.0), "f32le": ("<f4", 1.0)}
 
 
-class MicrophoneError(RuntimeError):
+class MicrophoneError(UserError, RuntimeError):
     """A microphone that is missing, unplugged or failing, with a message for the user."""
 
 
@@ -96,6 +97,8 @@ def pcm_source(
         usable = len(pending) - len(pending) % frame_bytes
         raw, pending = pending[:usable], pending[usable:]
         samples = np.frombuffer(raw, dtype=dtype).astype(np.float32) / scale
+        if not np.isfinite(samples).all():  # only f32le can carry them; the VAD hears silence
+            raise AudioError("the PCM stream contains NaN or infinite samples")
         block = resampler(samples.reshape(-1, channels).mean(axis=1), False)
         if block.size:
             yield block

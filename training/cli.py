@@ -15,6 +15,8 @@ COMMANDS = {
     "aihub": "training.aihub",
     "ds2": "training.ds2.train",
     "ds2-eval": "training.ds2.evaluate",
+    "honest-test": "training.honest",
+    "lm": "training.lm",
     "voice": "training.voice.train",
     "voice-eval": "training.voice.evaluate",
     "speaker-eval": "training.speaker_eval",

@@ -316,6 +316,10 @@ class Job:
     speaker: Speaker
     sentence_index: int
     sentence: str
+    held_out: bool | None = None  # None: as the sentence bank says (training.sentences)
+
+    def sentence_held_out(self) -> bool:
+        return is_held_out(self.sentence) if self.held_out is None else self.held_out
 
 
 @dataclass(frozen=True)
@@ -377,7 +381,7 @@ def aihub_record(job: Job, stem: str, duration_s: float) -> dict:
             "recrdTime": f"{duration_s:.2f}",
             "stt": job.sentence,
             "scriptId": script_id(job.sentence_index),
-            "scriptSet": "heldout" if is_held_out(job.sentence) else "train",
+            "scriptSet": "heldout" if job.sentence_held_out() else "train",
             "recrdQuality": "16K",
             "recrdDt": RECORD_DATE,
         },
@@ -413,7 +417,7 @@ def make_utterance(
 
 def _made(job: Job, stem: Path, duration_s: float, f0_hz: float) -> Made:
     s = job.speaker
-    held_out = is_held_out(job.sentence)
+    held_out = job.sentence_held_out()
     return Made(job.index, s.speaker_id, s.gender, duration_s, f0_hz, held_out, str(stem))
 
 

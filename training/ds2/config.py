@@ -50,6 +50,7 @@ class TrainConfig:
     workers: int = 1  # data loader processes
     log_every: int = 20  # steps between metrics log lines
     keep_epochs: bool = False  # also keep OUT/epoch_N.pt for every epoch
+    checkpoint_every: int = 0  # steps between mid-epoch OUT/last.pt saves (0: epoch ends only)
     dev_limit: int = 400  # dev utterances scored each epoch (a fixed random sample); 0 = all
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -135,4 +136,3 @@ def load_config(name_or_path: str, **overrides) -> TrainConfig:
 
 def config_to_dict(config: TrainConfig) -> dict:
     return dataclasses.asdict(config)
-

@@ -20,7 +20,7 @@ import torch
 from edge.audio import SAMPLE_RATE, FeatureConfig, compute_features, load_audio, resample
 from training.korean import Tokenizer, normalise
 from training.manifest import resolve_audio
-from training.noise import AugmentOptions, NoiseBank, augment
+from training.noise import AugmentOptions, NoiseBank, augment, band_limit
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ class AugmentConfig:
     freq_mask_bins: int = 8  # widest frequency mask
     time_masks: int = 2
     time_mask_frac: float = 0.05  # widest time mask as a fraction of the utterance
+    channel_prob: float = 0.0  # share of utterances passed through a simulated channel
+    channel_low_hz: tuple[float, float] = (80.0, 400.0)  # its lower band edge (small speakers)
+    channel_high_hz: tuple[float, float] = (3400.0, 7600.0)  # upper edge: telephone to wideband
+    channel_mu_law_prob: float = 0.5  # of those, share also quantised by 8-bit mu-law (a codec)
 
 
 def read_manifest(path: str | Path, max_duration_s: float = MAX_UTTERANCE_S) -> list[Entry]:
@@ -102,6 +106,21 @@ def spec_augment(
     return out
 
 
+MU_LAW_LEVELS = 255  # 8-bit G.711-style companding
+
+
+def channel(x: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """A microphone/codec channel: a random band limit, sometimes 8-bit mu-law quantisation."""
+    low, high = rng.uniform(*config.channel_low_hz), rng.uniform(*config.channel_high_hz)
+    x = band_limit(x, float(low), float(high))
+    if rng.random() < config.channel_mu_law_prob:
+        peak = max(float(np.abs(x).max()), 1e-6)
+        y = np.sign(x) * np.log1p(MU_LAW_LEVELS * np.abs(x / peak)) / np.log1p(MU_LAW_LEVELS)
+        y = np.round(y * 127) / 127  # the codec's 8 bits
+        x = peak * np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU_LAW_LEVELS)) / MU_LAW_LEVELS
+    return np.clip(x, -1.0, 1.0).astype(np.float32)
+
+
 class SpeechDataset(torch.utils.data.Dataset):
     """``(features (T, F) float32 tensor, label ids (L,) int64 tensor)`` per entry.
 
@@ -138,7 +157,10 @@ class SpeechDataset(torch.utils.data.Dataset):
         if not self.augment.enabled:
             return x
         x = speed_perturb(x, float(rng.uniform(*self.augment.speed)))
-        return augment(x, rng, self.augment.noise, self.bank)
+        x = augment(x, rng, self.augment.noise, self.bank)
+        if self.augment.channel_prob and rng.random() < self.augment.channel_prob:
+            x = channel(x, rng, self.augment)
+        return x
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, index))

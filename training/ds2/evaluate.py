@@ -26,7 +26,8 @@ import numpy as np
 import typer
 
 from edge.audio import FeatureConfig, compute_features, load_audio
-from edge.decoder import greedy_ids, ids_to_text, prefix_beam_search
+from edge.decoder import Fusion, greedy_ids, ids_to_text, prefix_beam_search
+from edge.lm import CharNgram
 from training.ds2.data import Entry, noise_bank, read_manifest
 from training.korean import cer, wer
 from training.noise import NoiseBank, home_noise, mix_at_snr
@@ -99,14 +100,17 @@ def transcribe(
     bank: NoiseBank | None = None,
     beam_width: int = 1,
     seed: int = NOISE_SEED,
+    fusion: Fusion | None = None,
 ) -> list[str]:
-    """Hypotheses for ``entries`` (clean, or mixed at ``snr_db``)."""
+    """Hypotheses for ``entries`` (clean, or mixed at ``snr_db``); ``fusion``: LM in the beam."""
     hyps = []
     for index, entry in enumerate(entries):
         samples = noisy(load_audio(entry.audio), snr_db, bank, index, seed)
         log_probs = scorer.log_probs(compute_features(samples, scorer.features))
         ids = (
-            greedy_ids(log_probs) if beam_width == 1 else prefix_beam_search(log_probs, beam_width)
+            greedy_ids(log_probs)
+            if beam_width == 1
+            else prefix_beam_search(log_probs, beam_width, fusion=fusion)
         )
         hyps.append(ids_to_text(ids, scorer.tokens))
     return hyps
@@ -118,7 +122,11 @@ def score(refs: Sequence[str], hyps: Sequence[str]) -> dict:
     A sentence is unseen when the sentence bank holds it out of training
     (``training.sentences.is_held_out``): the figure for new sentences.
     """
-    result = {"cer": round(cer(refs, hyps), 4), "wer": round(wer(refs, hyps), 4), "utterances": len(refs)}
+    result = {
+        "cer": round(cer(refs, hyps), 4),
+        "wer": round(wer(refs, hyps), 4),
+        "utterances": len(refs),
+    }
     unseen = [(r, h) for r, h in zip(refs, hyps, strict=True) if is_held_out(r)]
     if unseen:
         u_refs, u_hyps = zip(*unseen, strict=True)
@@ -136,15 +144,34 @@ def evaluate(
     snrs: Sequence[float] = (),
     bank: NoiseBank | None = None,
     beam_width: int = 1,
+    fusion: Fusion | None = None,
 ) -> dict[str, dict]:
     """``{"clean": {"cer", "wer", "unseen_sentences": {...}}, "snr_10": {...}, ...}``."""
     refs = [e.text for e in entries]
     results = {}
     for snr_db in (None, *snrs):
         key = "clean" if snr_db is None else f"snr_{snr_db:g}"
-        results[key] = score(refs, transcribe(scorer, entries, snr_db, bank, beam_width))
-        log.info("%s %s: CER %.4f WER %.4f", scorer.name, key, results[key]["cer"], results[key]["wer"])
+        hyps = transcribe(scorer, entries, snr_db, bank, beam_width, fusion=fusion)
+        results[key] = score(refs, hyps)
+        log.info(
+            "%s %s: CER %.4f WER %.4f", scorer.name, key, results[key]["cer"], results[key]["wer"]
+        )
     return results
+
+
+def _fusion(
+    lm: Path | None, tokens: list[str], weight: float | None, bonus: float | None
+) -> Fusion | None:
+    if lm is None:
+        return None
+    if not lm.is_file():
+        raise FileNotFoundError(f"{lm} does not exist")
+    model = CharNgram.load(lm, tokens)
+    return Fusion(
+        model,
+        model.lm_weight if weight is None else weight,
+        model.insertion_bonus if bonus is None else bonus,
+    )
 
 
 def cli(
@@ -160,6 +187,15 @@ def cli(
     ] = None,
     beam_width: Annotated[int, typer.Option(help="1 greedy, more: prefix beam search")] = 1,
     limit: Annotated[Optional[int], typer.Option(help="score only the first N utterances")] = None,
+    lm: Annotated[
+        Optional[Path], typer.Option(help="character LM (.npz) to fuse into the beam search")
+    ] = None,
+    lm_weight: Annotated[
+        Optional[float], typer.Option(help="override the LM file's weight")
+    ] = None,
+    insertion_bonus: Annotated[
+        Optional[float], typer.Option(help="override the LM file's per-label bonus")
+    ] = None,
     out: Annotated[Optional[Path], typer.Option(help="also write the JSON here")] = None,
 ) -> None:
     """CER/WER of a DS2 model, clean and noisy, as JSON.
@@ -174,7 +210,8 @@ def cli(
                 raise FileNotFoundError(f"{path} does not exist")
         entries = read_manifest(manifest)[:limit]
         scorer = load_scorer(model)
-        results = evaluate(scorer, entries, snr or [], noise_bank(noise), beam_width)
+        fusion = _fusion(lm, scorer.tokens, lm_weight, insertion_bonus)
+        results = evaluate(scorer, entries, snr or [], noise_bank(noise), beam_width, fusion)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -184,6 +221,13 @@ def cli(
         "utterances": len(entries),
         "beam_width": beam_width,
         "noise": str(noise) if noise else "generated",
+        "lm": {
+            "path": str(lm),
+            "weight": fusion.lm_weight,
+            "insertion_bonus": fusion.insertion_bonus,
+        }
+        if fusion
+        else None,
         "results": results,
     }
     text = json.dumps(report, ensure_ascii=False, indent=2)

@@ -4,6 +4,12 @@ One process, or several through ``torchrun`` (DDP: nccl on CUDA, gloo on CPU);
 only the master process evaluates, logs and writes checkpoints. Each epoch
 ends with a greedy CER on the dev set, ``OUT/last.pt`` (and ``OUT/epoch_N.pt``
 with ``keep_epochs``) and, when the CER improved, ``OUT/best.pt``. ``OUT/metrics.jsonl`` logs the run.
+With ``checkpoint_every`` N, ``OUT/last.pt`` is also written every N steps, so
+``--resume`` continues an interrupted run from within its epoch.
+
+``--init`` starts from another model's weights and vocabulary (fine-tuning): a
+checkpoint, or an exported fp32 ONNX file such as the bundled model's twin
+``benchmarks/models/stt.fp32.onnx`` (training/ds2/warm_start.py).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -176,12 +182,15 @@ class Trainer:
         noise: Path | None,
         dist_info: Distributed,
         resume_state: dict | None = None,
+        init: tuple[DeepSpeech2, Tokenizer] | None = None,
     ):
         self.config, self.out, self.dist = config, out, dist_info
         train_entries = read_manifest(train_manifest)
         self.dev_entries = dev_sample(read_manifest(dev_manifest), config.dev_limit, config.seed)
         if resume_state is not None:
             self.tokenizer = Tokenizer.from_json(resume_state["tokenizer"])
+        elif init is not None:
+            self.tokenizer = init[1]
         elif config.vocab == "jamo":
             self.tokenizer = Tokenizer.jamo(e.text for e in train_entries)
         else:
@@ -206,7 +215,13 @@ class Trainer:
         self.model_config = preset_config(
             config.model, config.feature_config.n_bins, len(self.tokenizer), config.dropout
         )
+        if resume_state is not None:
+            self.model_config = DS2Config.from_dict(resume_state["model_args"])
+        elif init is not None:
+            self.model_config = replace(init[0].config, dropout=config.dropout)
         self._build_model()
+        if init is not None and resume_state is None:
+            self.raw_model.load_state_dict(init[0].state_dict())
         self.step, self.best_cer, self.start_epoch, self.skip = 0, math.inf, 0, 0
         if resume_state is not None:
             self._restore(resume_state)
@@ -285,9 +300,12 @@ class Trainer:
             f"epoch {epoch + 1}/{self.config.epochs}", total=len(loader) - skip
         )
         started, losses = time.monotonic(), []
-        for batch in loader:
+        for done, batch in enumerate(loader, start=skip + 1):
             loss, grad_norm = self.train_step(batch)
             losses.append(loss)
+            every = self.config.checkpoint_every
+            if self.dist.master and every and self.step % every == 0 and done < len(loader):
+                save_checkpoint(self.out / "last.pt", self, epoch, done)
             progress.update(task, advance=1, description=f"epoch {epoch + 1} loss {loss:.3f}")
             if self.dist.master and self.step % self.config.log_every == 0:
                 self._log(
@@ -384,6 +402,26 @@ def transcribe_entries(
     return refs, hyps
 
 
+def warm_start(
+    path: Path, config: TrainConfig, train_manifest: Path
+) -> tuple[DeepSpeech2, Tokenizer]:
+    """Weights and vocabulary to fine-tune from: a checkpoint or an exported fp32 ONNX file."""
+    if path.suffix == ".onnx":
+        from training.ds2.warm_start import model_from_onnx
+
+        entries = read_manifest(train_manifest)
+        order = np.random.default_rng(config.seed).permutation(len(entries))
+        model, tokenizer, features = model_from_onnx(path, [entries[i].audio for i in order])
+    else:
+        model, tokenizer, state = load_model(path)
+        features = config.feature_config.from_json(state["features"])
+    if features != config.feature_config:
+        raise ValueError(
+            f"{path} was trained on other features than the config's {config.features}"
+        )
+    return model, tokenizer
+
+
 def train(
     config: TrainConfig,
     train_manifest: Path,
@@ -391,8 +429,9 @@ def train(
     out: Path,
     noise: Path | None = None,
     resume: bool = False,
+    init: Path | None = None,
 ) -> float:
-    """Train (or resume from ``out/last.pt``); returns the best dev CER."""
+    """Train (or resume from ``out/last.pt``, or start from ``init``); returns the best dev CER."""
     dist_info = setup_distributed()
     torch.set_num_threads(config.threads)
     seed_everything(config.seed + dist_info.rank)
@@ -402,7 +441,8 @@ def train(
         if not (out / "last.pt").is_file():
             raise FileNotFoundError(f"{out / 'last.pt'} does not exist; nothing to resume")
         state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-    trainer = Trainer(config, train_manifest, dev_manifest, out, noise, dist_info, state)
+    start = warm_start(init, config, train_manifest) if init and state is None else None
+    trainer = Trainer(config, train_manifest, dev_manifest, out, noise, dist_info, state, start)
     if dist_info.master:
         (out / "config.json").write_text(json.dumps(config_to_dict(config), indent=2))
         trainer.tokenizer.save(out / "tokens.json")
@@ -445,6 +485,10 @@ def cli(
     epochs: Annotated[Optional[int], typer.Option(help="override the preset's epochs")] = None,
     threads: Annotated[Optional[int], typer.Option(help="torch CPU threads per process")] = None,
     resume: Annotated[bool, typer.Option(help="continue exactly from OUT/last.pt")] = False,
+    init: Annotated[
+        Optional[Path],
+        typer.Option(help="fine-tune from this checkpoint or fp32 ONNX file (weights, vocabulary)"),
+    ] = None,
 ) -> None:
     """Train DeepSpeech2 on a manifest.
 
@@ -454,10 +498,12 @@ def cli(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         train_config = load_config(config, epochs=epochs, threads=threads)
-        for path in (train_manifest, dev_manifest) + ((noise,) if noise else ()):
+        for path in (
+            (train_manifest, dev_manifest) + ((noise,) if noise else ()) + ((init,) if init else ())
+        ):
             if not path.exists():
                 raise FileNotFoundError(f"{path} does not exist")
-        best = train(train_config, train_manifest, dev_manifest, out, noise, resume)
+        best = train(train_config, train_manifest, dev_manifest, out, noise, resume, init)
     except (ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

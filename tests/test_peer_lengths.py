@@ -1,0 +1,65 @@
+"""The per-length peer benchmark: clips near their target lengths, ratios and peer identity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from benchmarks import peer_lengths
+from edge.audio import SAMPLE_RATE, load_audio, save_audio
+
+
+def fake_honest_test(folder):
+    """Utterances of 0.8 to 3 s (tones) in the honest test's two manifests."""
+    rng = np.random.default_rng(0)
+    for engine in ("espeak", "kokoro"):
+        rows = []
+        for i in range(12):
+            seconds = float(rng.uniform(0.8, 3.0))
+            path = folder / f"{engine}_{i}.wav"
+            save_audio(
+                path, 0.1 * np.sin(np.arange(int(seconds * SAMPLE_RATE)) / 5).astype(np.float32)
+            )
+            rows.append({"audio": str(path), "text": f"문장 {i}", "duration_s": seconds})
+        (folder / f"{engine}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_clips_reach_each_target_length_with_their_texts(tmp_path):
+    fake_honest_test(tmp_path)
+    clips = peer_lengths.make_clips(tmp_path, tmp_path)
+    assert len(clips) == len(peer_lengths.LENGTHS_S) * peer_lengths.CLIPS_PER_LENGTH
+    for clip in clips:
+        seconds = load_audio(clip["audio"]).size / SAMPLE_RATE
+        target = clip["target_s"]
+        assert target - 0.25 <= seconds <= max(1.6, target + 3.3), (target, seconds)
+        assert clip["text"].count("문장") >= target / 3.0  # every joined utterance's text
+
+
+def test_summary_gives_each_engine_its_median_cpu_and_cer():
+    clips = [{"id": f"c{t}", "text": "밥 먹자", "target_s": t} for t in peer_lengths.LENGTHS_S]
+    runs = {
+        engine: {
+            "clips": [
+                {"id": c["id"], "audio_s": c["target_s"], "cpu_s": cpu, "wall_s": cpu, "text": text}
+                for c in clips
+            ],
+            "recordings": [
+                {"file": "h.wav", "audio_s": 90.0, "cpu_s": 9 * cpu, "wall_s": 1.0, "text": ""}
+            ],
+        }
+        for engine, cpu, text in (("talkratio", 0.01, "밥 먹자"), ("whisper-base", 1.0, "밥 먹어"))
+    }
+    summary = peer_lengths.summarise(clips, runs)
+    first = summary["lengths"][0]
+    assert first["talkratio"]["cpu_ms"] == 10.0 and first["whisper-base"]["cpu_ms"] == 1000.0
+    assert first["talkratio"]["cer"] == 0.0 and first["whisper-base"]["cer"] > 0.0
+    assert "100.0x" in peer_lengths.markdown({**summary, "command": "x", "peer_identity": IDENTITY})
+
+
+IDENTITY = {
+    "faster-whisper": "1",
+    "ctranslate2": "1",
+    "joined_model_bin": {"sha256": "ab", "bytes": 1},
+    "wheels": {},
+}
