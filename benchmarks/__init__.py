@@ -1,0 +1,1 @@
+import edge  # noqa: F401  (edge/__init__.py turns onnxruntime telemetry off: the one place)

@@ -12,19 +12,15 @@ time (a chain of ``[1, 256] x [256, 1024]`` products: what an LSTM does per fram
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-
-import onnxruntime as ort  # noqa: E402
-
-from edge.audio import SAMPLE_RATE, frame_count  # noqa: E402
+from edge.audio import SAMPLE_RATE, frame_count
 
 log = logging.getLogger(__name__)
 

@@ -221,7 +221,7 @@ def score(family: Family, found: list[Segment], decided: list[float]) -> dict:
 def recognition_cost(audio: np.ndarray, options: SegmenterOptions) -> tuple[float, float, int]:
     """(a, b): recognise + store one utterance costs a + b * length seconds (bundled models,
     transcripts on, one thread), fitted over the utterances of ``audio``."""
-    from edge.pipeline import PipelineOptions, load_recognizers, recognise
+    from edge.recognition import load_recognizers, recognise
     from edge.store import Store
 
     recognizers = load_recognizers(threads=1)
@@ -230,7 +230,7 @@ def recognition_cost(audio: np.ndarray, options: SegmenterOptions) -> tuple[floa
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "t.db") as store:
         for segment in found:
             started = time.perf_counter()
-            store.add(recognise(segment, recognizers, PipelineOptions(segmenter=options), 0.0))
+            store.add(recognise(segment, recognizers, 0.0))
             costs.append(time.perf_counter() - started)
             lengths.append(segment.duration)
     b, a = np.polyfit(lengths, costs, 1)
@@ -239,7 +239,8 @@ def recognition_cost(audio: np.ndarray, options: SegmenterOptions) -> tuple[floa
 
 def pipeline_rtf(audio: np.ndarray, options: SegmenterOptions) -> float:
     """Whole pipeline (VAD, voice change, voice, STT) over ``audio`` on one thread."""
-    from edge.pipeline import PipelineOptions, analyze_file, load_recognizers
+    from edge.pipeline import PipelineOptions, analyze_file
+    from edge.recognition import load_recognizers
 
     recognizers = load_recognizers(threads=1)
     with tempfile.TemporaryDirectory() as folder:

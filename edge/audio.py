@@ -20,6 +20,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from edge.errors import UserError
+
 SAMPLE_RATE = 16_000  # Hz; every model and the VAD run at 16 kHz
 WIN_MS = 20  # DeepSpeech2 analysis window
 HOP_MS = 10  # one feature frame every 10 ms
@@ -30,7 +32,7 @@ BLOCK_SECONDS = 10.0  # streaming read size for long files
 NORM_STD_FLOOR = 0.1  # bins quieter than this (silent bands, dither) are not blown up to unit variance
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """An audio file that cannot be used, with a message fit for the user."""
 
 
@@ -86,6 +88,8 @@ def _open(path: str | Path) -> sf.SoundFile:
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
         raise AudioError(f"{path}: is a folder, not an audio file")
+    if not path.is_file():  # a pipe or a device would block the read until someone writes
+        raise AudioError(f"{path}: not a regular file (a pipe or a device); give a recording")
     try:
         return sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
@@ -114,7 +118,8 @@ def iter_audio_blocks(
     """Stream a file of any rate, channel count and bit depth as 16 kHz mono blocks.
 
     Memory stays bounded by ``block_seconds`` whatever the file's length.
-    Raises :class:`AudioError` for a missing, unreadable, truncated or empty file.
+    Raises :class:`AudioError` for a missing, unreadable, truncated or empty file, and
+    for NaN or infinite samples.
     """
     with _open(path) as f:
         rate = f.samplerate
@@ -126,6 +131,11 @@ def iter_audio_blocks(
         try:
             for raw in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
                 mono = to_mono(raw)
+                if not np.isfinite(mono).all():  # the VAD would hear it as silence
+                    raise AudioError(
+                        f"{path}: contains NaN or infinite samples near "
+                        f"{produced / SAMPLE_RATE:.1f} s; it cannot be analysed"
+                    )
                 out = mono if resampler is None else resampler.resample_chunk(mono)
                 produced += out.size
                 if out.size:

@@ -18,27 +18,17 @@ from typing import Optional
 
 import typer
 
-from edge.audio import AudioError
-from edge.config import ConfigError
-from edge.household import HouseholdError
-from edge.onnx_model import ModelError
+from edge.errors import RecognitionError, UsageError, UserError
 from edge.segmenter import SegmenterOptions
-from edge.sources import MicrophoneError
 from edge.store import StoreError
 
 log = logging.getLogger("edge")
 
 EXIT_USER_ERROR = 2
 EXIT_RUNTIME_ERROR = 1
-USER_ERRORS = (
-    AudioError,
-    ModelError,
-    ConfigError,
-    MicrophoneError,
-    HouseholdError,
-    ValueError,
-    FileNotFoundError,
-)
+# only the project's own error types are the user's: any other exception is a fault and
+# keeps its traceback (a ValueError from deep inside numpy is not a bad option)
+USER_ERRORS = (UserError, FileNotFoundError)
 
 app = typer.Typer(
     help="Private Korean talk statistics on this device.\n\n"
@@ -57,7 +47,8 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, RecognitionError) as exc:
+        log.debug("the cause", exc_info=exc.__cause__ or exc)  # -v: the traceback for a report
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_RUNTIME_ERROR) from None
 
@@ -117,7 +108,11 @@ class VadChoice:
 def _options(vad: VadChoice, denoise_vad: bool, denoise_stt: bool):
     from edge.pipeline import PipelineOptions
 
-    return PipelineOptions(segmenter=vad.segmenter(denoise_vad), denoise_stt=denoise_stt)
+    try:
+        segmenter = vad.segmenter(denoise_vad)
+    except ValueError as exc:  # options that cannot work together, refused before any audio
+        raise UsageError(str(exc)) from None
+    return PipelineOptions(segmenter=segmenter, denoise_stt=denoise_stt)
 
 
 def _recognizers(stt_model, voice_model, threads, voice_threshold, db=None):
@@ -131,18 +126,25 @@ def _recognizers(stt_model, voice_model, threads, voice_threshold, db=None):
 
 def _voiceprints(db: Optional[Path]) -> list:
     """The household enrolled in the store (none when there is no store yet: not created)."""
-    from edge.store import default_db_path
+    from edge.store import Store, default_db_path
 
     if not (db or default_db_path()).exists():
         return []
-    with _store(db) as store:
+    with Store(db, read_only=True) as store:
         return store.voiceprints()
 
 
-def _store(db: Optional[Path], transcripts: bool = True):
+def _store(db: Optional[Path], transcripts: bool = True, options: Optional[dict] = None):
     from edge.store import Store
 
-    return Store(db, transcripts=transcripts)
+    return Store(db, transcripts=transcripts, options=options)
+
+
+def _store_once(store, path: Path, result) -> None:
+    from edge.store import file_sha256
+
+    if not store.add_source(file_sha256(path), str(path), result.utterances):
+        typer.echo(f"note: {path} was stored before; not counted again", err=True)
 
 
 # --------------------------------------------------------------------------- analyze
@@ -156,7 +158,12 @@ def analyze(
     ),
     config: Optional[Path] = CONFIG_OPT,
     db: Optional[Path] = DB_OPT,
-    no_store: bool = typer.Option(False, "--no-store", help="Do not add the results to the store."),
+    store_results: bool = typer.Option(
+        False, "--store", help="Add the results to the store (a file already stored is skipped)."
+    ),
+    no_store: bool = typer.Option(
+        False, "--no-store", hidden=True, help="The default; kept for older scripts."
+    ),
     no_transcripts: bool = NO_TEXT_OPT,
     stt_model: Optional[Path] = STT_OPT,
     voice_model: Optional[Path] = VOICE_OPT,
@@ -172,7 +179,10 @@ def analyze(
 ) -> None:
     """Run the whole pipeline on recordings and print who talked how much.
 
-    Example: talkratio analyze edge/assets/samples/household.wav --json --no-store
+    Nothing is stored unless --store is given; a recording already stored (same bytes)
+    is never counted twice.
+
+    Example: talkratio analyze edge/assets/samples/household.wav --json
     """
     from edge.config import load_config
     from edge.display import print_analysis, progress_bar
@@ -182,13 +192,16 @@ def analyze(
         choice = VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms)
         options = _options(choice, denoise_vad, denoise_stt)
         recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold, db)
-        store = None if no_store else _store(db, not no_transcripts)
+        store = None
+        if store_results and not no_store:
+            threshold = getattr(recognizers.voice, "threshold", None)
+            store = _store(db, not no_transcripts, options.to_dict(threshold))
         results = []
         for path in files:
             with progress_bar(path, enabled=not as_json) as progress:
                 result = analyze_file(path, recognizers, options, progress=progress)
             if store is not None:
-                store.add_many(result.utterances)
+                _store_once(store, path, result)
             results.append(result)
             if not as_json:
                 print_analysis(result, load_config(config).labels.as_dict())
@@ -252,6 +265,7 @@ def live(
             seconds=seconds,
             as_json=as_json,
             source_name="stdin" if stdin else str(input_file or "microphone"),
+            real_time=not stdin and (input_file is None or speed == 1.0),
         )
 
 
@@ -260,7 +274,7 @@ def _live_source(device: Optional[str], input_file: Optional[Path], speed: float
 
     if input_file is not None:
         if speed <= 0:
-            raise ValueError("--speed must be positive")
+            raise UsageError("--speed must be positive")
         return realtime_file_source(input_file, speed=speed)
     return MicrophoneSource(device)
 
@@ -307,11 +321,11 @@ def _enrolment_audio(file: Optional[Path], seconds: Optional[float], device: Opt
     from edge.audio import iter_audio_blocks
 
     if (file is None) == (seconds is None):
-        raise ValueError("give either --file WAV or --seconds S (from the microphone)")
+        raise UsageError("give either --file WAV or --seconds S (from the microphone)")
     if file is not None:
         return iter_audio_blocks(file)
     if seconds <= 0:
-        raise ValueError("--seconds must be positive")
+        raise UsageError("--seconds must be positive")
     return _microphone_for(seconds, device)
 
 
@@ -321,11 +335,15 @@ def _microphone_for(seconds: float, device: Optional[str]):
 
     heard = 0
     typer.echo(f"recording {seconds:.0f} s: talk now", err=True)
-    for block in MicrophoneSource(device):
-        yield block
-        heard += block.size
-        if heard >= seconds * SAMPLE_RATE:
-            return
+    blocks = iter(MicrophoneSource(device))
+    try:
+        for block in blocks:
+            yield block
+            heard += block.size
+            if heard >= seconds * SAMPLE_RATE:
+                return
+    finally:
+        blocks.close()  # the microphone is released as soon as the time is up
 
 
 @app.command()
@@ -357,9 +375,9 @@ def _forget(store, role: str) -> None:
     from edge.household import ROLES
 
     if role not in ROLES:
-        raise ValueError(f"--forget takes mother or father, not {role!r}")
+        raise UsageError(f"--forget takes mother or father, not {role!r}")
     if not store.forget(role):
-        raise ValueError(f"no {role} is enrolled")
+        raise UsageError(f"no {role} is enrolled")
     typer.echo(f"forgot the {role}'s voiceprint", err=True)
 
 
@@ -394,7 +412,7 @@ def _parse_time(value: Optional[str], name: str) -> Optional[float]:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(
+        raise UsageError(
             f"{name} {value!r} is not a date like 2026-11-24 or 2026-11-24T18:00"
         ) from None
     return (moment if moment.tzinfo else moment.astimezone()).timestamp()
@@ -409,9 +427,12 @@ def _stored_periods(db, since, until, by):
     from edge.stats import PERIODS, by_period
 
     if by not in PERIODS:
-        raise ValueError(f"--by must be 'hour' or 'day', not {by!r}")
-    with _store(db) as store:
-        stored = store.utterances(_parse_time(since, "--since"), _parse_time(until, "--until"))
+        raise UsageError(f"--by must be 'hour' or 'day', not {by!r}")
+    from edge.store import Store
+
+    bounds = _parse_time(since, "--since"), _parse_time(until, "--until")
+    with Store(db, read_only=True) as store:  # a typo in --db is an error, not an empty store
+        stored = store.utterances(*bounds)
     return [u.on_wall_clock() for u in stored], by_period([u.on_wall_clock() for u in stored], by)
 
 
@@ -502,9 +523,9 @@ def serve(
         try:
             from edge.web.server import ServeOptions, bind_host, pairing_url, run, web_settings
         except ImportError:
-            raise ValueError(WEB_EXTRA_HINT) from None
+            raise UsageError(WEB_EXTRA_HINT) from None
         if pairing_link and not lan:
-            raise ValueError("--pairing-link needs --lan (pairing is for the home network)")
+            raise UsageError("--pairing-link needs --lan (pairing is for the home network)")
         options = ServeOptions(db=db, host=host, port=port, lan=lan)
         bound = bind_host(options)
         settings = web_settings(options, load_config(config))

@@ -6,10 +6,13 @@ keys are refused, so a typo does not silently leave a setting at its default.
 
 from __future__ import annotations
 
+import math
 import sys
-from dataclasses import dataclass, field, fields
+import typing
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from edge.errors import UserError
 from edge.pipeline import PipelineOptions
 from edge.segmenter import SegmenterOptions
 from edge.voice_change import VoiceChangeOptions
@@ -22,14 +25,14 @@ else:  # pragma: no cover
 DEFAULT_CONFIG_PATH = Path("/etc/talkratio/config.toml")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration file that cannot be used, with a message for the user."""
 
 
 @dataclass(frozen=True)
 class AudioConfig:
     device: str | int | None = None  # index or part of the name; None: the system default
-    block_ms: int = 100
+    block_ms: int = 32  # one neural VAD window (edge.sources.LIVE_BLOCK_SECONDS)
     input_file: str | None = None  # play a file at real-time pace instead (tests, demos)
     speed: float = 1.0  # with input_file: how many times faster than real time
 
@@ -72,6 +75,9 @@ class DaemonConfig:
     transcribe: bool = True
     denoise_stt: bool = False
     max_backlog: int = 2
+    # log each stored utterance (its time and voice: who spoke when) to the journal; off by
+    # default so the journal, which other users and tools may read, stays free of it
+    log_utterances: bool = False
 
     def pipeline_options(self) -> PipelineOptions:
         return PipelineOptions(
@@ -91,35 +97,102 @@ SECTIONS = {
     "labels": LabelsConfig,
     "voice_change": VoiceChangeOptions,
 }
+TOP_LEVEL = "(top level)"  # keys outside any [section]
 
 
-def _section(name: str, cls: type, values: dict):
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds of a numeric key (``None``: unbounded on that side)."""
+
+    low: float | None = 0.0
+    high: float | None = None
+
+    def describe(self) -> str:
+        if self.high is None:
+            return f"at least {self.low:g}"
+        return f"from {self.low:g} to {self.high:g}"
+
+    def holds(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+LABEL_MAX_CHARS = 40  # a word or two for a table column, not a sentence
+# Types come from the dataclasses' annotations; numbers are finite and >= 0 unless listed here.
+# Adding a key is adding a field (and, when 0 or huge make no sense, one line here).
+RANGES: dict[str, Range] = {
+    "audio.block_ms": Range(10, 1000),  # 10 ms (a VAD frame) to 1 s (the watchdog still sees it)
+    "audio.speed": Range(0.01, 1000),  # 0 would never deliver a block
+    "models.threads": Range(1, 64),
+    "models.voice_threshold": Range(0, 1),  # a probability
+    "storage.retention_days": Range(0, 36_500),  # 0 keeps everything; 100 years is the most
+    "max_backlog": Range(0, 32),  # 32: the live queue's length (LIVE_QUEUE_SEGMENTS)
+}
+
+
+def _type_name(hint) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    return " or ".join(names.get(t, getattr(t, "__name__", str(t))) for t in _allowed(hint))
+
+
+def _allowed(hint) -> tuple:
+    """The plain types a field annotated ``hint`` accepts (``None`` cannot be written in TOML)."""
+    return tuple(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+
+
+def _type_ok(value, hint) -> bool:
+    for allowed in _allowed(hint):
+        if allowed is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if allowed is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if allowed in (bool, str) and isinstance(value, allowed):
+            return True
+    return False
+
+
+def _checked(where: str, key: str, value, hint) -> object:
+    """``value`` when it has the field's type and range, else a ConfigError naming the key."""
+    name = key if where == TOP_LEVEL else f"[{where}] {key}"
+    if not _type_ok(value, hint):
+        raise ConfigError(f"{name} must be {_type_name(hint)}, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        limits = RANGES.get(key if where == TOP_LEVEL else f"{where}.{key}", Range())
+        if not math.isfinite(value) or not limits.holds(value):
+            raise ConfigError(f"{name} must be {limits.describe()}, not {value!r}")
+    if isinstance(value, str) and where == "labels" and not 0 < len(value) <= LABEL_MAX_CHARS:
+        raise ConfigError(f"{name} must be 1 to {LABEL_MAX_CHARS} characters")
+    return float(value) if float in _allowed(hint) and isinstance(value, int) else value
+
+
+def _built(where: str, cls: type, values: dict):
+    hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown key [{name}] {unknown[0]}; known: {', '.join(sorted(known))}")
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown key [{where}] {key}; known: {', '.join(sorted(known))}")
+    checked = {key: _checked(where, key, value, hints[key]) for key, value in values.items()}
     try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"[{name}]: {exc}") from None
+        return cls(**checked)
+    except (TypeError, ValueError) as exc:  # the options' own cross-checks (__post_init__)
+        raise ConfigError(f"[{where}]: {exc}") from None
 
 
 def parse_config(data: dict) -> DaemonConfig:
-    """A :class:`DaemonConfig` from parsed TOML."""
+    """A :class:`DaemonConfig` from parsed TOML; raises :class:`ConfigError` naming the key."""
     top = {f.name for f in fields(DaemonConfig)} - set(SECTIONS)
-    built, plain = {}, {}
+    sections, plain = {}, {}
     for key, value in data.items():
         if key in SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] must be a table")
-            built[key] = _section(key, SECTIONS[key], value)
+            sections[key] = _built(key, SECTIONS[key], value)
         elif key in top:
             plain[key] = value
         else:
             raise ConfigError(
                 f"unknown key {key!r}; known: {', '.join(sorted(top | set(SECTIONS)))}"
             )
-    return DaemonConfig(**built, **plain)
+    return replace(_built(TOP_LEVEL, DaemonConfig, plain), **sections)
 
 
 def load_config(path: str | Path | None) -> DaemonConfig:
@@ -137,4 +210,7 @@ def load_config(path: str | Path | None) -> DaemonConfig:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return parse_config(data)
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

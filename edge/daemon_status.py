@@ -36,6 +36,7 @@ class DaemonStatus:
     audio_s: float = 0.0
     stored: int = 0
     dropped_blocks: int = 0
+    dropped_s: float = 0.0  # real time with no audio (gaps), since the microphone opened
     transcripts_skipped: int = 0
     microphone_error: str | None = None
     stt_model: str = ""

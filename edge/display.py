@@ -20,8 +20,9 @@ from edge.utterance import Utterance
 
 PROGRESS_MIN_SECONDS = 60.0  # shorter files finish before a bar would help
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+# markup off: labels come from the user's config and file names from disk; "엄마[/]" is text
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
 
 
 def _share(summary: Summary) -> str:
@@ -65,7 +66,7 @@ def utterance_table(utterances: Sequence[Utterance], labels: dict[str, str] | No
 
 def print_analysis(result: FileAnalysis, labels: dict[str, str] | None = None) -> None:
     title = f"{result.file} ({result.duration_s:.1f} s)"
-    out.print(utterance_table(result.utterances, labels), markup=False)
+    out.print(utterance_table(result.utterances, labels))
     out.print(summary_table(result.summary, title, labels))
 
 
@@ -77,7 +78,6 @@ def print_utterance(u: Utterance) -> None:
     out.print(
         f"{clock} {u.start:8.2f}s {u.duration:5.2f}s  {who:<7} {u.voice:<7} {u.voice_prob:.2f}  "
         f"{text}",
-        markup=False,
     )
 
 
@@ -92,6 +92,11 @@ def print_live_summary(summary: Summary, counters: LiveCounters) -> None:
         err.print(
             f"{counters.transcripts_skipped} utterances were not transcribed "
             "(recognition fell behind); their speech time and voice are counted"
+        )
+    if counters.dropped_s or counters.overflows:
+        err.print(
+            f"{counters.dropped_s:.1f} s of audio were lost ({counters.overflows} overflows, "
+            f"clock re-anchored {counters.reanchors} times); that time is not counted"
         )
 
 
@@ -185,7 +190,7 @@ def progress_bar(path: Path, enabled: bool = True) -> Iterator[Callable[[float],
     if not enabled or not err.is_terminal or total_s < PROGRESS_MIN_SECONDS:
         yield None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(Path(path).name, total=total_s)
         yield lambda done_s: progress.update(task, completed=done_s)

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from edge.errors import UserError
 from edge.onnx_model import ModelError, ModelInfo
 from edge.segmenter import SegmenterOptions, segment_stream
 from edge.speaker import SpeakerEncoder, unit
@@ -34,11 +35,11 @@ MIN_ENROL_SPEECH_S = 20.0  # voiced speech an enrolment needs (about 30 s of tal
 NEVER_PARENT_VOICES = ("child", "other")
 
 
-class EnrolmentError(ValueError):
+class EnrolmentError(UserError, ValueError):
     """An enrolment that cannot be made, with a sentence for the user."""
 
 
-class HouseholdError(RuntimeError):
+class HouseholdError(UserError, RuntimeError):
     """Stored voiceprints that cannot be used, with a sentence for the user."""
 
 

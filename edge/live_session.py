@@ -29,14 +29,19 @@ def run_live(
     seconds: float | None = None,
     as_json: bool = False,
     source_name: str = "live",
+    real_time: bool = False,
 ) -> Summary:
     """Run until the source ends, ``seconds`` pass or SIGINT/SIGTERM; returns the statistics.
 
     Memory stays flat however long it runs: utterances are counted, not kept.
+    ``real_time``: the source is a microphone (wall times follow the real clock).
+    A second Ctrl-C ends at once, even if recognition hangs.
     """
     from edge.display import print_live_summary, print_utterance, print_utterance_json
 
-    pipeline = LivePipeline(source, recognizers, options, source_name=source_name)
+    pipeline = LivePipeline(
+        source, recognizers, options, source_name=source_name, real_time=real_time
+    )
     timer = threading.Timer(seconds, pipeline.stop) if seconds else None
     tally = Tally()
     with _stopping_on_signals(pipeline):
@@ -66,9 +71,18 @@ class _stopping_on_signals:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                self.previous[sig] = signal.signal(sig, lambda *_: self.pipeline.stop())
+                self.previous[sig] = signal.signal(sig, self._first_signal)
         return self
 
-    def __exit__(self, *exc):
+    def _first_signal(self, *_) -> None:
+        """Stop and flush; the previous handlers are back, so a second Ctrl-C ends at once."""
+        log.info("stopping: finishing the utterance in flight (Ctrl-C again to quit now)")
+        self.pipeline.stop()
+        self._restore()
+
+    def _restore(self) -> None:
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+
+    def __exit__(self, *exc):
+        self._restore()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from edge.onnx_model import META_PREFIX, ModelInfo, bundled_model, open_session
 from edge.speaker import bundled_speaker_model
+from edge.vad import BUNDLED_VAD
 
 SHOWN_KEYS = ("trained_on", "metrics", "threshold", "labels", "match_threshold", "license")
 
@@ -25,7 +26,8 @@ def _describe(info: ModelInfo) -> dict:
         "sha256": info.sha256,
         "size_bytes": info.path.stat().st_size,
         "features": info.features.type,
-        "feature_bins": info.features.n_bins,
+        # a waveform model (the VAD) reads samples, not bins
+        "feature_bins": None if info.features.type == "waveform" else info.features.n_bins,
         **{k: v for k, v in shown.items() if v is not None},
     }
 
@@ -49,4 +51,5 @@ def describe_models(stt: str | Path | None = None, voice: str | Path | None = No
     speaker_path = bundled_speaker_model()
     if speaker_path is not None:
         described["speaker"] = _describe(open_session(speaker_path, "speaker")[1])
+    described["vad"] = _describe(open_session(BUNDLED_VAD, "vad")[1])
     return described

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# onnxruntime reports telemetry unless told not to; this must be set before it loads.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+import onnxruntime as ort
 
-import onnxruntime as ort  # noqa: E402
-
-from edge.audio import FeatureConfig  # noqa: E402
+from edge.audio import FeatureConfig
+from edge.errors import UserError
 
 META_PREFIX = "talkratio."
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
-class ModelError(RuntimeError):
+class ModelError(UserError, RuntimeError):
     """A model file that is missing, unreadable or not the kind the caller needs."""
 
 

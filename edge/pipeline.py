@@ -19,6 +19,7 @@ from edge.recognition import Recognizers, recognise
 from edge.segmenter import Segment, SegmenterOptions, segment_stream
 from edge.stats import Summary, summarize
 from edge.utterance import Utterance
+from edge.vad import vad_model_json
 from edge.voice_change import VoiceChangeOptions, split_on_voice_change
 
 
@@ -107,7 +108,9 @@ def analyze_file(
     blocks = _counted(iter_audio_blocks(path), seen, progress)
     collected = list(
         utterance_stream(
-            split_on_voice_change(segment_stream(blocks, options.segmenter), options.voice_change),
+            split_on_voice_change(
+                segment_stream(blocks, options.segmenter), options.voice_change, recognizers.speaker
+            ),
             recognizers,
             options,
             0.0,
@@ -121,9 +124,7 @@ def analyze_file(
         file=str(path),
         duration_s=duration_s,
         utterances=utterances,
-        models=recognizers.models_json(),
+        models={**recognizers.models_json(), "vad": vad_model_json(options.segmenter.neural)},
         options=options.to_dict(getattr(recognizers.voice, "threshold", None)),
         household=recognizers.household_json(),
     )
-
-

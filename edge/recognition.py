@@ -62,14 +62,10 @@ class Recognizers:
     household: Household | None = None
 
     def embedding(self, segment: Segment) -> np.ndarray | None:
-        """The segment's speaker vector (reused when the voice-change stage made it)."""
-        if self.speaker is None:
-            return None
-        return (
-            segment.embedding
-            if segment.embedding is not None
-            else self.speaker.embed(segment.samples)
-        )
+        """The segment's speaker vector (None without a speaker model). It is always
+        made from 1.6 s partials, as the household threshold was calibrated; the
+        voice-change windows are 1 s and are not reused for it."""
+        return None if self.speaker is None else self.speaker.embed(segment.samples)
 
     def household_json(self) -> dict:
         return {"enrolled": self.household.enrolled if self.household is not None else []}

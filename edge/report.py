@@ -10,13 +10,16 @@ import base64
 import html
 import io
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge.errors import UsageError
 from edge.stats import Period
 
 log = logging.getLogger(__name__)
 
+REPORT_MODE = 0o600  # owner read/write only, like the database
 FORMATS = (".png", ".html")
 COLOURS = {"mother": "#c0392b", "father": "#2471a3", "share": "#333333"}
 FIGURE_INCHES = (10, 4.5)
@@ -89,9 +92,9 @@ def write_report(
     """Write the chart to ``out`` (``.png`` or ``.html``, chosen by suffix)."""
     out = Path(out)
     if out.suffix.lower() not in FORMATS:
-        raise ValueError(f"{out}: the report is written as .png or .html")
+        raise UsageError(f"{out}: the report is written as .png or .html")
     if not periods:
-        raise ValueError("no utterances in the chosen time range: nothing to draw")
+        raise UsageError("no utterances in the chosen time range: nothing to draw")
     labels = {"mother": "mother", "father": "father"} | (labels or {})
     import matplotlib.pyplot as plt
 
@@ -101,8 +104,16 @@ def write_report(
     finally:
         plt.close(fig)
     if out.suffix.lower() == ".png":
-        out.write_bytes(png)
+        _write_private(out, png)
     else:
-        out.write_text(_html(png, periods, labels), encoding="utf-8")
+        _write_private(out, _html(png, periods, labels).encode("utf-8"))
     log.info("report written to %s", out)
     return out
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by its owner only: a report is a family's talk over time."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, REPORT_MODE)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), REPORT_MODE)  # an older report's wider mode is not kept
+        out.write(data)

@@ -142,8 +142,6 @@ class Segment:
     samples: np.ndarray = field(repr=False)
     # the pitch track of ``samples`` when a stage already computed it (the voice tagger reuses it)
     pitch: PitchTrack | None = field(default=None, repr=False)
-    # the speaker vector of ``samples`` when the voice-change stage already computed it
-    embedding: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def duration(self) -> float:

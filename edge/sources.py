@@ -20,16 +20,20 @@ import numpy as np
 import soxr
 
 from edge.audio import SAMPLE_RATE, AudioError, iter_audio_blocks
+from edge.errors import UserError
 
 log = logging.getLogger(__name__)
 
-LIVE_BLOCK_SECONDS = 0.1  # 100 ms reads, as in sherpa-onnx's microphone examples
-CALLBACK_QUEUE_BLOCKS = 100  # 10 s of 100 ms blocks buffered between PortAudio and the reader
+# 32 ms reads: one window of the neural VAD, which decides per window; with 100 ms reads a
+# finished utterance waited up to 68 ms more for the rest of its block (benchmarks/vad.py)
+LIVE_BLOCK_SECONDS = 0.032
+CALLBACK_QUEUE_S = 10.0  # audio buffered between PortAudio and the reader
+CALLBACK_QUEUE_BLOCKS = round(CALLBACK_QUEUE_S / LIVE_BLOCK_SECONDS)
 MIC_READ_TIMEOUT_S = 2.0  # no block for this long: the microphone is gone
 PCM_DTYPES = {"s16le": ("<i2", 32768.0), "s32le": ("<i4", 2147483648.0), "f32le": ("<f4", 1.0)}
 
 
-class MicrophoneError(RuntimeError):
+class MicrophoneError(UserError, RuntimeError):
     """A microphone that is missing, unplugged or failing, with a message for the user."""
 
 

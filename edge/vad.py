@@ -71,3 +71,11 @@ class NeuralVad:
                           for i in range(whole)], np.float32)
         self._pending = self._pending[whole * n :]
         return probs
+
+
+def vad_model_json(neural: bool, path: str | Path | None = None) -> dict:
+    """The ``models.vad`` entry of DESIGN.md's JSON: the neural VAD, or webrtcvad alone."""
+    if not neural:
+        return {"name": "webrtcvad", "version": None, "sha256": None}
+    info = _load(Path(path or BUNDLED_VAD).resolve(), 1)[1]
+    return {"name": info.name, "version": info.version, "sha256": info.sha256}

@@ -1,16 +1,22 @@
-"""Split an utterance where one parent stops and the other answers without a pause.
+"""Split an utterance where one speaker stops and another answers without a pause.
 
 The VAD ends an utterance only after ``hangover_ms`` of silence, so a quick reply
 (a gap shorter than that) lands in the same segment as what it answers, and the
 whole segment would be credited to one voice. This stage looks inside each
-segment: every voiced 10 ms frame is on the female or the male side of the
-pitch boundary between the adult ranges (:data:`edge.pitch.BOUNDARY_HZ`), and
-the segment is cut in a short unvoiced stretch when the speech before it is
-mostly on one side and the speech after it mostly on the other. Pitch that
-falls along a sentence or resets at a new phrase stays on its speaker's side,
-so one voice is not cut.
+segment long enough to hold two speakers (two speaker-encoder windows): speaker
+vectors of 1 s windows every 0.25 s are compared across every short unvoiced
+stretch, and the segment is cut in the stretch where the mean vector before it
+and the mean vector after it are furthest apart, when that cosine distance
+reaches the speaker model's calibrated ``change_distance``; each part is then
+searched the same way. Timbre, not pitch, decides: a mother whose voice rises
+towards her child stays one speaker.
 
-The same pitch track also tightens each utterance's times to its voiced speech
+Without a speaker model the old rule is kept: voiced 10 ms frames on either
+side of the pitch boundary between the adult ranges
+(:data:`edge.pitch.BOUNDARY_HZ`), cut where the speech before a gap is mostly on
+one side and the speech after it mostly on the other.
+
+The pitch track also tightens each utterance's times to its voiced speech
 (plus a short margin for unvoiced onsets and codas): webrtcvad lets home noise
 next to speech through as "speech", and those seconds would be credited to a
 parent. The samples handed to the recognisers keep their padding.
@@ -27,10 +33,16 @@ import numpy as np
 from edge.audio import HOP_SAMPLES, SAMPLE_RATE, frame_count
 from edge.pitch import BOUNDARY_HZ, track_pitch
 from edge.segmenter import Segment
+from edge.speaker import unit
 
 log = logging.getLogger(__name__)
 
 FRAME_S = HOP_SAMPLES / SAMPLE_RATE  # pitch frames every 10 ms
+# a window may reach this far past a gap into the other side: the gap's own unvoiced
+# audio and a consonant onset barely move a speaker vector, and quick replies of about
+# 1 s would otherwise have no window of their own
+WINDOW_SLACK_S = 0.15
+DEFAULT_CHANGE_DISTANCE = 0.30  # for a speaker model without talkratio.change_distance
 
 
 @dataclass(frozen=True)
@@ -41,9 +53,14 @@ class VoiceChangeOptions:
     trim_to_voicing: bool = True  # times from the first to the last voiced frame
     # unvoiced consonants before the first / after the last voiced frame (Korean ㅅ, ㅎ, ㅊ ...)
     voicing_margin_s: float = 0.05
+    window_s: float = 1.0  # speaker vectors over windows this long ...
+    hop_s: float = 0.25  # ... every this often (4 per second of a long utterance)
+    # cosine distance between the speakers before and after a gap that makes it a change;
+    # None: the value calibrated into the speaker model (talkratio.change_distance)
+    change_distance: float | None = None
 
 
-def _unvoiced_gaps(voiced: np.ndarray, min_frames: int) -> list[int]:
+def unvoiced_gaps(voiced: np.ndarray, min_frames: int) -> list[int]:
     """Centre frames of unvoiced runs of at least ``min_frames`` between voiced frames."""
     edges = np.flatnonzero(np.diff(np.concatenate([[1], voiced.astype(np.int8), [1]])))
     starts, stops = edges[::2], edges[1::2]  # runs of unvoiced frames: [start, stop)
@@ -74,7 +91,7 @@ def change_points(f0_hz: np.ndarray, voiced: np.ndarray, options: VoiceChangeOpt
     stretch has a net of at least ``min_side_voiced_s``.
     """
     sides = np.where(voiced, np.where(f0_hz > BOUNDARY_HZ, 1, -1), 0)
-    gaps = _unvoiced_gaps(voiced, max(1, round(options.min_gap_ms / 1000 / FRAME_S)))
+    gaps = unvoiced_gaps(voiced, max(1, round(options.min_gap_ms / 1000 / FRAME_S)))
     bounds = [0, *gaps, voiced.size]
     runs = _merge_same_side(
         [(a, b, int(sides[a:b].sum())) for a, b in zip(bounds, bounds[1:], strict=False)]
@@ -91,14 +108,20 @@ def change_points(f0_hz: np.ndarray, voiced: np.ndarray, options: VoiceChangeOpt
 
 
 def split_segment(
-    segment: Segment, options: VoiceChangeOptions = VoiceChangeOptions()
+    segment: Segment, options: VoiceChangeOptions = VoiceChangeOptions(), encoder=None
 ) -> list[Segment]:
-    """``segment`` as one or more segments, cut where the voice changes, each
-    tightened to its voiced speech."""
+    """``segment`` as one or more segments, cut where the speaker changes (by the speaker
+    vectors of ``encoder``, an :class:`edge.speaker.SpeakerEncoder`; by pitch without
+    one), each tightened to its voiced speech."""
     if not (options.enabled or options.trim_to_voicing):
         return [segment]
     track = track_pitch(segment.samples)
-    parts = _cut(segment, track, options) if options.enabled else [replace(segment, pitch=track)]
+    if not options.enabled:
+        parts = [replace(segment, pitch=track)]
+    elif encoder is None:
+        parts = _cut(segment, track, _pitch_change_frames(track, options))
+    else:
+        parts = _cut(segment, track, _speaker_change_frames(segment, track, options, encoder))
     if options.trim_to_voicing:
         parts = [_trim(part, segment.audio_start, track.voiced, options) for part in parts]
     return parts
@@ -117,12 +140,74 @@ def _trim(part: Segment, origin: float, voiced: np.ndarray, options: VoiceChange
     return replace(part, start=round(float(start), 3), end=round(float(end), 3))
 
 
-def _cut(segment: Segment, track, options: VoiceChangeOptions) -> list[Segment]:
-    """``segment`` cut at the frames where the voice changes (itself when it does not)."""
-    times = [
-        round(float(segment.audio_start + c * FRAME_S), 3)
-        for c in change_points(track.f0_hz, track.voiced, options)
+def _pitch_change_frames(track, options: VoiceChangeOptions) -> list[int]:
+    return change_points(track.f0_hz, track.voiced, options)
+
+
+def _speaker_change_frames(
+    segment: Segment, track, options: VoiceChangeOptions, encoder
+) -> list[int]:
+    """Change frames by speaker vectors; none for a segment too short to hold two windows
+    (its windows are never computed: the cost is paid only where two speakers fit)."""
+    if segment.samples.size < 2 * options.window_s * SAMPLE_RATE:
+        return []
+    threshold = options.change_distance
+    if threshold is None:
+        threshold = float(encoder.info.json_field("change_distance", DEFAULT_CHANGE_DISTANCE))
+    windows = encoder.embed_windows(segment.samples, options.window_s, options.hop_s)
+    min_frames = max(1, round(options.min_gap_ms / 1000 / FRAME_S))
+    gaps_s = [g * FRAME_S for g in unvoiced_gaps(track.voiced, min_frames)]
+    end_s = segment.samples.size / SAMPLE_RATE
+    return [round(t / FRAME_S) for t in speaker_changes(windows, gaps_s, threshold, 0.0, end_s)]
+
+
+def speaker_changes(
+    windows, gaps_s: list[float], threshold: float, lo: float, hi: float
+) -> list[float]:
+    """Times (s) in ``(lo, hi)`` where the speaker changes, by binary segmentation: the
+    :func:`strongest_change` is a change when its distance reaches ``threshold``; then
+    each side is searched alone."""
+    found = strongest_change(windows, gaps_s, lo, hi)
+    if found is None or found[1] < threshold:
+        return []
+    cut = found[0]
+    return [
+        *speaker_changes(windows, gaps_s, threshold, lo, cut),
+        cut,
+        *speaker_changes(windows, gaps_s, threshold, cut, hi),
     ]
+
+
+def strongest_change(windows, gaps_s: list[float], lo: float, hi: float):
+    """``(gap, cosine distance)`` of the gap in ``(lo, hi)`` with the strongest evidence of
+    a new speaker, or None: the distance of the mean vectors before and after it,
+    weighted by ``sqrt(n_before * n_after / n)`` windows (a side of one 1 s window is a
+    noisy mean)."""
+    best, best_weight = None, 0.0
+    for gap in (g for g in gaps_s if lo < g < hi):
+        found = _distance_across(windows, gap, lo, hi)
+        if found is not None and found[0] * found[1] > best_weight:
+            best, best_weight = (gap, found[0]), found[0] * found[1]
+    return best
+
+
+def _distance_across(windows, gap: float, lo: float, hi: float) -> tuple[float, float] | None:
+    """``(cosine distance, weight)`` between the mean vectors of the windows inside
+    ``[lo, gap]`` and inside ``[gap, hi]`` (``WINDOW_SLACK_S`` of overlap allowed);
+    None when a side has no window."""
+    starts, ends = windows.starts_s, windows.starts_s + windows.window_s
+    before = (starts >= lo - WINDOW_SLACK_S) & (ends <= gap + WINDOW_SLACK_S)
+    after = (starts >= gap - WINDOW_SLACK_S) & (ends <= hi + WINDOW_SLACK_S)
+    n_before, n_after = int(before.sum()), int(after.sum())
+    if not n_before or not n_after:
+        return None
+    a, b = (unit(windows.embeddings[side].mean(axis=0)) for side in (before, after))
+    return 1.0 - float(a @ b), float(np.sqrt(n_before * n_after / (n_before + n_after)))
+
+
+def _cut(segment: Segment, track, change_frames: list[int]) -> list[Segment]:
+    """``segment`` cut at ``change_frames`` (pitch frames of its samples; itself when none)."""
+    times = [round(float(segment.audio_start + c * FRAME_S), 3) for c in change_frames]
     times = [t for t in times if segment.start < t < segment.end]
     if not times:
         return [replace(segment, pitch=track)]
@@ -143,8 +228,8 @@ def _cut(segment: Segment, track, options: VoiceChangeOptions) -> list[Segment]:
 
 
 def split_on_voice_change(
-    segments: Iterable[Segment], options: VoiceChangeOptions = VoiceChangeOptions()
+    segments: Iterable[Segment], options: VoiceChangeOptions = VoiceChangeOptions(), encoder=None
 ) -> Iterator[Segment]:
     """Generator stage between the segmenter and recognition."""
     for segment in segments:
-        yield from split_segment(segment, options)
+        yield from split_segment(segment, options, encoder)

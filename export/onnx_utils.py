@@ -7,12 +7,9 @@ end here so that the metadata contract of DESIGN.md is written in one place.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
-
-import onnx  # noqa: E402
+import onnx
 
 META_PREFIX = "talkratio."
 

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
@@ -26,8 +25,6 @@ import numpy as np
 import typer
 
 from edge.audio import SAMPLE_RATE, FeatureConfig
-
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 log = logging.getLogger(__name__)
 

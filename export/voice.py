@@ -12,14 +12,11 @@ Example:
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import typer
-
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 log = logging.getLogger(__name__)
 

@@ -84,6 +84,13 @@ class FakeModels:
     voice: Path
 
 
+@pytest.fixture(autouse=True)
+def private_data_home(tmp_path, monkeypatch):
+    """Commands without ``--db`` use a fresh user data folder, never this machine's own
+    store (its household or a newer schema would change what a test sees)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 @pytest.fixture(scope="session")
 def fake_models(tmp_path_factory) -> FakeModels:
     folder = tmp_path_factory.mktemp("models")

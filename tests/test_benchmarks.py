@@ -104,8 +104,8 @@ def test_latency_is_measured_from_the_end_of_speech_decision(tmp_path):
     assert spans == spans_expected
     assert count == transcribed == 3
     assert detected == pytest.approx([0.05] * 3)
-    assert detection_s(2.0) == pytest.approx(2.3)  # 300 ms hangover, on a 100 ms block boundary
-    assert speech_end[0] == pytest.approx(0.35)
+    assert detection_s(2.0, block_s=0.1) == pytest.approx(2.3)  # 240 ms hangover, on a 100 ms block
+    assert speech_end[0] == pytest.approx(0.29)  # 240 ms hangover (a 32 ms block boundary) + 50 ms
     assert latency_stats(detected).p95_ms == pytest.approx(50.0)
 
 

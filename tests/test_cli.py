@@ -112,7 +112,9 @@ def test_live_input_file_prints_utterances_and_stores_what_analyze_finds(
     scene, model_args, db_path, tmp_path
 ):
     analysed = json.loads(
-        invoke("analyze", scene.path, "--json", "--db", tmp_path / "a.db", *model_args).stdout
+        invoke(
+            "analyze", scene.path, "--json", "--store", "--db", tmp_path / "a.db", *model_args
+        ).stdout
     )
     live = invoke("live", "--input-file", scene.path, "--speed", 10, "--db", db_path, *model_args)
     assert live.exit_code == 0, live.stderr
@@ -146,7 +148,7 @@ def test_live_json_lines_and_no_transcripts_in_the_store(scene, model_args, db_p
 
 
 def test_stats_by_hour_and_a_time_range(scene, model_args, db_path):
-    invoke("analyze", scene.path, "--db", db_path, *model_args)
+    invoke("analyze", scene.path, "--store", "--db", db_path, *model_args)
     by_hour = json.loads(invoke("stats", "--by", "hour", "--json", "--db", db_path).stdout)
     assert sum(p["mother_s"] for p in by_hour["periods"]) == pytest.approx(
         by_hour["total"]["mother_s"]
@@ -159,11 +161,12 @@ def test_stats_by_hour_and_a_time_range(scene, model_args, db_path):
 
 @pytest.mark.parametrize("suffix", [".png", ".html"])
 def test_report_draws_a_chart(scene, model_args, db_path, tmp_path, suffix):
-    invoke("analyze", scene.path, "--db", db_path, *model_args)
+    invoke("analyze", scene.path, "--store", "--db", db_path, *model_args)
     out = tmp_path / f"talk{suffix}"
     result = invoke("report", "--out", out, "--by", "hour", "--db", db_path)
     assert result.exit_code == 0, result.stderr
     data = out.read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o600  # a family's talk over time: owner only
     assert data.startswith(b"\x89PNG") if suffix == ".png" else b"data:image/png;base64," in data
 
 
@@ -181,6 +184,8 @@ def test_models_lists_the_active_models(fake_models):
     described = json.loads(result.stdout)
     assert described["stt"]["name"] == "fake-stt" and described["voice"]["version"] == "test-1"
     assert len(described["stt"]["sha256"]) == 64
+    assert (described["vad"]["name"], described["vad"]["version"]) == ("silero-vad", "6.2.3")
+    assert "MIT" in described["vad"]["license"]
 
 
 def write_wav(path, samples, rate=16_000):
@@ -230,17 +235,21 @@ def test_unusable_store_and_options_get_one_sentence(scene, model_args, tmp_path
     blocker = tmp_path / "blocker"
     blocker.write_text("x")
     assert_one_sentence_error(
-        invoke("analyze", scene.path, "--db", blocker / "db", *model_args), "cannot create"
+        invoke("analyze", scene.path, "--store", "--db", blocker / "db", *model_args),
+        "cannot create",
     )
     assert_one_sentence_error(invoke("stats", "--by", "week", "--db", tmp_path / "s.db"), "--by")
     assert_one_sentence_error(
         invoke("stats", "--since", "yesterday", "--db", tmp_path / "s.db"), "--since"
     )
+    Store(tmp_path / "empty.db").close()
     assert_one_sentence_error(
-        invoke("report", "--out", tmp_path / "r.pdf", "--db", tmp_path / "s.db"), ".png or .html"
+        invoke("report", "--out", tmp_path / "r.pdf", "--db", tmp_path / "empty.db"),
+        ".png or .html",
     )
     assert_one_sentence_error(
-        invoke("report", "--out", tmp_path / "r.png", "--db", tmp_path / "s.db"), "nothing to draw"
+        invoke("report", "--out", tmp_path / "r.png", "--db", tmp_path / "empty.db"),
+        "nothing to draw",
     )
 
 
@@ -303,6 +312,34 @@ def test_ctrl_c_ends_live_cleanly_with_everything_stored(scene, fake_models, db_
         assert store.count() == len(printed)  # ... with every printed utterance stored
 
 
+def test_stats_and_report_never_create_a_database(tmp_path):
+    typo = tmp_path / "talkratoi.db"
+    assert_one_sentence_error(invoke("stats", "--db", typo), "no database at")
+    assert_one_sentence_error(
+        invoke("report", "--out", tmp_path / "r.png", "--db", typo), "no database"
+    )
+    assert not typo.exists()
+
+
+def test_analyze_stores_only_with_store_and_never_counts_a_file_twice(
+    scene, model_args, db_path, tmp_path
+):
+    invoke("analyze", scene.path, "--db", db_path, *model_args)
+    assert not db_path.exists()  # DESIGN.md: results are added only with --store
+    copy = tmp_path / "same-recording.wav"
+    copy.write_bytes(scene.path.read_bytes())
+    first = invoke("analyze", scene.path, "--store", "--db", db_path, *model_args)
+    again = invoke("analyze", copy, "--store", "--db", db_path, *model_args)
+    assert first.exit_code == again.exit_code == 0
+    assert "stored before; not counted again" in again.stderr
+    with Store(db_path) as store:
+        assert store.count() == len(
+            json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)[
+                "segments"
+            ]
+        )
+
+
 def test_the_vad_choice_is_recorded_in_the_options(scene, model_args):
     default = json.loads(invoke("analyze", scene.path, "--json", "--no-store", *model_args).stdout)
     assert default["options"]["vad"] == "webrtc+silero"
@@ -317,3 +354,34 @@ def test_the_vad_choice_is_recorded_in_the_options(scene, model_args):
     assert_one_sentence_error(
         invoke("analyze", scene.path, "--vad-offset", 0.9, *model_args), "offset_threshold"
     )
+
+
+def test_labels_from_the_config_are_printed_as_text(scene, model_args, tmp_path):
+    config = tmp_path / "labels.toml"
+    config.write_text('[labels]\nmother = "엄마[/]"\nfather = "[bold]아빠"\n')
+    result = invoke("analyze", scene.path, "--config", config, *model_args)
+    assert result.exit_code == 0, result.stderr
+    assert "엄마[/]" in result.stdout and "[bold]아빠" in result.stdout
+
+
+def test_nan_or_infinite_audio_is_one_sentence_not_silence(model_args, tmp_path):
+    samples = np.zeros(16_000 * 2, np.float32)
+    samples[20_000] = np.nan
+    nan_file = tmp_path / "nan.wav"
+    sf.write(nan_file, samples, 16_000, subtype="FLOAT")
+    assert_one_sentence_error(invoke("analyze", nan_file, *model_args), "NaN or infinite")
+    samples[20_000] = np.inf
+    sf.write(nan_file, samples, 16_000, subtype="DOUBLE")
+    assert_one_sentence_error(invoke("analyze", nan_file, *model_args), "NaN or infinite")
+
+
+def test_a_fault_is_not_disguised_as_a_user_error(scene, model_args, monkeypatch):
+    import edge.pipeline
+
+    def broken(*args, **kwargs):
+        raise ValueError("operands could not be broadcast together")  # a bug, not the user's
+
+    monkeypatch.setattr(edge.pipeline, "analyze_file", broken)
+    result = invoke("analyze", scene.path, *model_args)
+    assert result.exit_code != 2 and isinstance(result.exception, ValueError)
+    assert "error: operands" not in result.stderr

@@ -188,3 +188,15 @@ def test_cli_enrol_with_too_little_speech_is_one_sentence(tmp_path, db_path):
     assert (
         invoke("enroll", "mother", "--db", db_path).exit_code == 2
     )  # neither --file nor --seconds
+
+
+def test_enrol_from_the_microphone_stops_after_the_asked_seconds(monkeypatch, db_path):
+    import sys
+
+    from tests.test_pipeline_sources import fake_sounddevice
+
+    # 20 s of a 440 Hz tone are on offer; one second is taken, and a tone is no speech
+    monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(native_16k=True, blocks=200))
+    result = invoke("enroll", "father", "--seconds", "1", "--db", db_path)
+    assert result.exit_code == 2
+    assert "error: only 0 s of speech" in result.stderr

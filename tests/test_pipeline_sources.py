@@ -101,7 +101,7 @@ def read_until_unplugged(source):
 
 def test_a_device_without_16k_is_resampled_and_a_silent_device_is_reported(sounddevice):
     sounddevice(native_16k=False, blocks=20)  # 20 x 100 ms at 44.1 kHz, then nothing
-    source = MicrophoneSource("usb")
+    source = MicrophoneSource("usb", block_seconds=0.1)
     audio = read_until_unplugged(source)
     assert audio.size == pytest.approx(2.0 * 16_000, abs=400)  # the stream keeps a filter tail
     spectrum = np.abs(np.fft.rfft(audio[2000:18000]))
@@ -110,7 +110,7 @@ def test_a_device_without_16k_is_resampled_and_a_silent_device_is_reported(sound
 
 def test_overflows_are_counted(sounddevice, caplog):
     sounddevice(native_16k=True, blocks=10, overflow_at=(3, 7))
-    source = MicrophoneSource(0)
+    source = MicrophoneSource(0, block_seconds=0.1)
     with caplog.at_level("WARNING", logger="edge.sources"):
         audio = read_until_unplugged(source)
     assert source.overflows == 2

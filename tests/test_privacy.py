@@ -129,3 +129,78 @@ def test_edge_imports_and_runs_without_torch(tmp_path, scene, fake_models):
     assert out["segments"] and out["options"]["denoise_stt"]  # noisereduce tries torch too
     assert seen["torch_loaded"] == []
     assert seen["written"] == []  # --no-store: nothing at all
+
+
+# A fresh interpreter records every attempt to reach a network (audit events) while the CLI runs.
+NETWORK_DRIVER = r"""
+import json, os, socket, sys
+
+attempts = []
+
+def audit(event, args):
+    if event == "socket.getaddrinfo":
+        attempts.append([event, repr(args[:2])])
+    elif event in ("socket.connect", "socket.sendto", "socket.bind"):
+        sock = args[0]
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append([event, repr(args[1])])
+sys.addaudithook(audit)
+
+from edge.cli import app
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    with open(os.environ["ATTEMPTS_FILE"], "w") as f:
+        json.dump(attempts, f)
+"""
+
+
+def test_no_command_reaches_for_a_network(tmp_path, scene, fake_models):
+    models = ["--stt-model", fake_models.stt, "--voice-model", fake_models.voice]
+    runs = {
+        "analyze": ["analyze", scene.path, "--json", "--store", "--db", tmp_path / "a.db"],
+        "live": ["live", "--input-file", scene.path, "--speed", "8", "--db", tmp_path / "l.db"],
+        "stats": ["stats", "--json", "--db", tmp_path / "a.db"],
+    }
+    for name, args in runs.items():
+        attempts_file = tmp_path / f"{name}.json"
+        env = dict(os.environ, ATTEMPTS_FILE=str(attempts_file), PYTHONPATH=str(REPO))
+        argv = [*args, *(models if name != "stats" else [])]
+        result = subprocess.run(
+            [sys.executable, "-c", NETWORK_DRIVER, *map(str, argv)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(attempts_file.read_text()) == [], name
+
+
+def test_the_driver_would_see_a_network_attempt(tmp_path):
+    """The audit hook is not blind: a lookup made by the same driver is recorded."""
+    attempts_file = tmp_path / "probe.json"
+    probe = NETWORK_DRIVER.replace(
+        "from edge.cli import app", "socket.getaddrinfo('localhost', 80)\nfrom edge.cli import app"
+    )
+    env = dict(os.environ, ATTEMPTS_FILE=str(attempts_file), PYTHONPATH=str(REPO))
+    subprocess.run([sys.executable, "-c", probe, "--help"], env=env, capture_output=True)
+    assert json.loads(attempts_file.read_text())[0][0] == "socket.getaddrinfo"
+
+
+def test_onnxruntime_telemetry_is_switched_off_in_one_place():
+    setters = [
+        path.relative_to(REPO).as_posix()
+        for folder in ("edge", "export", "training", "benchmarks")
+        for path in (REPO / folder).rglob("*.py")
+        if "ORT_DISABLE_TELEMETRY" in path.read_text(encoding="utf-8")
+    ]
+    assert setters == ["edge/__init__.py"]
+    for package in ("export", "training", "benchmarks"):  # each loads edge first
+        code = f"import os, {package}; print(os.environ.get('ORT_DISABLE_TELEMETRY'))"
+        env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=dict(env, PYTHONPATH=str(REPO)), cwd=REPO,
+            capture_output=True, text=True,
+        )
+        assert out.stdout.strip() == "1", (package, out.stderr)

@@ -1,14 +1,19 @@
-"""The local store: private files, records that survive, migrations, retention, full disks."""
+"""The local store: private files, records that survive, atomic migrations, retention that
+really erases, read-only readers, rows that say which options made them, full disks."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
+import subprocess
+import sys
 import time
 
 import pytest
 
-from edge.store import SCHEMA_VERSION, Store, StoreError, default_db_path
+import edge.store
+from edge.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreError, default_db_path
 from edge.utterance import Utterance
 
 
@@ -81,8 +86,6 @@ def test_time_range_and_retention(db_path):
 
 def test_old_schema_is_migrated_keeping_its_rows(db_path):
     db_path.parent.mkdir(parents=True)
-    from edge.store import MIGRATIONS
-
     with sqlite3.connect(db_path) as raw:  # a database written by schema version 1
         raw.executescript(MIGRATIONS[0])
         raw.execute(
@@ -132,3 +135,108 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(db_path):
     db_path.write_bytes(b"these are not the pages you are looking for" * 100)
     with pytest.raises(StoreError, match="not a database"):
         Store(db_path)
+
+
+SECRET = "비밀번호는 사과나무"  # words that must not survive their deletion
+
+
+def record(wall_start: float, text: str | None = "가 나") -> Utterance:
+    return Utterance(0.0, 1.0, wall_start, "female", 0.9, text, 2, 2, True, "stt@1", "voice@1")
+
+
+def test_a_migration_that_fails_midway_leaves_the_database_openable(tmp_path, monkeypatch):
+    db = tmp_path / "t.db"
+    Store(db).close()
+    # a step whose second statement fails after its first (DDL) statement ran: a crash there
+    broken = MIGRATIONS + ("CREATE TABLE extra (x); ALTER TABLE nowhere ADD COLUMN y",)
+    monkeypatch.setattr(edge.store, "MIGRATIONS", broken)
+    monkeypatch.setattr(edge.store, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(StoreError):
+        Store(db)
+    fixed = MIGRATIONS + ("CREATE TABLE extra (x); ALTER TABLE utterances ADD COLUMN y",)
+    monkeypatch.setattr(edge.store, "MIGRATIONS", fixed)
+    with Store(db) as store:  # before: "table extra already exists", forever
+        assert store.schema_version == len(fixed)
+
+
+def test_a_killed_migration_is_rolled_back(tmp_path):
+    """SIGKILL between a step's statements: the next open sees the old schema and migrates."""
+    db = tmp_path / "t.db"
+    killer = (
+        "import os, sqlite3, edge.store\n"
+        "class Dying(sqlite3.Connection):\n"
+        "    def execute(self, sql, *args):\n"
+        "        result = super().execute(sql, *args)\n"
+        "        if 'CREATE TABLE utterances' in sql:\n"
+        "            os._exit(9)  # the first DDL ran, its index and version number did not\n"
+        "        return result\n"
+        "connect = sqlite3.connect\n"
+        "sqlite3.connect = lambda *a, **k: connect(*a, factory=Dying, **k)\n"
+        f"edge.store.Store({str(db)!r})\n"
+    )
+    assert subprocess.run([sys.executable, "-c", killer]).returncode == 9
+    with Store(db) as store:  # before: "table utterances already exists", forever
+        assert store.schema_version == edge.store.SCHEMA_VERSION
+        assert store.integrity_ok()
+
+
+def file_bytes(db) -> bytes:
+    parts = [db, db.with_name(db.name + "-wal")]
+    return b"".join(p.read_bytes() for p in parts if p.exists())
+
+
+def test_retention_erases_the_words_from_the_files(tmp_path):
+    db = tmp_path / "t.db"
+    with Store(db) as store:
+        store.add(record(1000.0, SECRET))
+        store.add(record(9e9))
+        assert SECRET.encode() in file_bytes(db)
+        assert store.purge_older_than(days=1, now=1e6) == 1
+        assert SECRET.encode() not in file_bytes(db)  # while still open (WAL checkpointed)
+    assert SECRET.encode() not in file_bytes(db)
+
+
+def test_turning_transcripts_off_erases_stored_text(tmp_path):
+    db = tmp_path / "t.db"
+    with Store(db) as store:
+        store.add(record(1000.0, SECRET))
+    with Store(db, transcripts=False) as store:
+        assert store.erase_transcripts() == 1
+        (kept,) = store.utterances()
+        assert kept.text is None and kept.syllables == 2  # counts stay
+    assert SECRET.encode() not in file_bytes(db)
+
+
+def test_read_only_never_creates_or_changes_a_database(tmp_path):
+    missing = tmp_path / "typo.db"
+    with pytest.raises(StoreError, match="no database at"):
+        Store(missing, read_only=True)
+    assert not missing.exists()
+    db = tmp_path / "t.db"
+    with Store(db) as store:
+        store.add(record(1.0))
+    with Store(db, read_only=True) as store:
+        assert store.count() == 1
+        with pytest.raises(StoreError):
+            store.add(record(2.0))
+    with Store(db) as store:
+        assert store.count() == 1
+
+
+def test_rows_record_their_options_and_models(tmp_path):
+    db = tmp_path / "t.db"
+    options = {"vad_aggressiveness": 3, "transcribe": True}
+    with Store(db, options=options) as store:
+        store.add(record(1.0))
+    with sqlite3.connect(db) as raw:
+        stored, stt, voice = raw.execute(
+            "SELECT options, stt_model, voice_model FROM utterances"
+        ).fetchone()
+    assert json.loads(stored) == options and (stt, voice) == ("stt@1", "voice@1")
+
+
+def test_a_recording_is_stored_once_by_content(tmp_path):
+    with Store(tmp_path / "t.db") as store:
+        assert store.add_source("ab" * 32, "a.wav", [record(1.0), record(2.0)])
+        assert not store.add_source("ab" * 32, "copy-of-a.wav", [record(1.0), record(2.0)])
+        assert store.count() == 2

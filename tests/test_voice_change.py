@@ -46,3 +46,62 @@ def test_noise_only_segment_keeps_its_times():
     segment = Segment(2.0, 3.0, 2.0, samples)
     (kept,) = split_segment(segment)
     assert (kept.start, kept.end) == (2.0, 3.0)
+
+
+# --------------------------------------------------------------------------- speaker change
+
+GAP_S = 0.12  # a reply faster than the VAD's hangover: one segment holds both voices
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from edge.speaker import SpeakerEncoder
+
+    return SpeakerEncoder()
+
+
+def two_voices(first: np.ndarray, second: np.ndarray) -> tuple[Segment, float]:
+    """One segment: ``first``, a short pause, ``second``; with the true change time."""
+    pad = np.zeros(int(0.15 * SAMPLE_RATE), np.float32)
+    pause = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
+    samples = np.concatenate([pad, first, pause, second, pad])
+    change = (pad.size + first.size + pause.size / 2) / SAMPLE_RATE
+    return Segment(0.15, samples.size / SAMPLE_RATE - 0.15, 0.0, samples), change
+
+
+def test_a_quick_female_to_male_reply_is_cut_near_the_change(encoder, tmp_path):
+    segment, change = two_voices(
+        speak("오늘 저녁에 뭐 먹을까요", "ko+f3", tmp_path),
+        speak("김치찌개 어때요 맛있겠다", "ko+m3", tmp_path),
+    )
+    merged = split_segment(segment, VoiceChangeOptions(enabled=False), encoder)
+    assert len(merged) == 1
+    first, second = split_segment(segment, VoiceChangeOptions(), encoder)
+    assert first.end == pytest.approx(change, abs=0.15)
+    assert second.start == pytest.approx(change, abs=0.15)
+
+
+def test_one_voice_whose_pitch_rises_is_not_cut(encoder):
+    from training.speaker_eval import espeak_speech
+
+    segment, _ = two_voices(
+        espeak_speech("오늘 저녁에 뭐 먹을까요", "f3", 40),
+        espeak_speech("좋아요 두부도 넣을게요", "f3", 70),
+    )
+    assert len(split_segment(segment, VoiceChangeOptions(), encoder)) == 1
+
+
+def test_windows_are_computed_only_where_two_speakers_fit(tmp_path):
+    class CountingEncoder:
+        calls = 0
+
+        def embed_windows(self, *args):
+            self.calls += 1
+            raise AssertionError("a short utterance needs no windows")
+
+    short = speak("김치찌개", "ko+f3", tmp_path)
+    counting = CountingEncoder()
+    (kept,) = split_segment(
+        Segment(0.0, short.size / SAMPLE_RATE, 0.0, short), VoiceChangeOptions(), counting
+    )
+    assert counting.calls == 0 and kept.end <= short.size / SAMPLE_RATE

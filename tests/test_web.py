@@ -8,18 +8,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="the dashboard needs the web extra: pip install '.[web]'")
@@ -27,9 +27,11 @@ pytest.importorskip("starlette", reason="the dashboard needs the web extra: pip 
 from starlette.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from benchmarks.web import household_day, said  # noqa: E402
 from edge.cli import app as cli_app  # noqa: E402
 from edge.store import Store  # noqa: E402
 from edge.utterance import Utterance  # noqa: E402
+from edge.voiceprint import Voiceprint  # noqa: E402
 from edge.web.app import WebSettings, create_app  # noqa: E402
 from edge.web.security import COOKIE_NAME, load_or_create_token  # noqa: E402
 from edge.web.server import ServeOptions, bind_host  # noqa: E402
@@ -44,25 +46,6 @@ PHONE = (390, 844)  # CSS pixels of a common phone
 
 def at(day: date, hh: int, mm: int, ss: float = 0.0) -> float:
     return datetime(day.year, day.month, day.day, hh, mm).astimezone().timestamp() + ss
-
-
-def said(wall: float, seconds: float, voice: str, text: str = "밥 먹자") -> Utterance:
-    speaker = {"female": "mother", "male": "father"}.get(voice)  # as without enrolment
-    return Utterance(
-        start=0.0,
-        end=seconds,
-        wall_start=wall,
-        voice=voice,
-        voice_prob=0.9,
-        text=text,
-        syllables=len(text.replace(" ", "")),
-        eojeol=len(text.split()),
-        transcribed=True,
-        stt_model="ds2@test",
-        voice_model="voice@test",
-        source="test",
-        speaker=speaker,
-    )
 
 
 def known_day(day: date = DAY) -> list[Utterance]:
@@ -82,24 +65,6 @@ def known_day(day: date = DAY) -> list[Utterance]:
         said(at(before, 20, 0), 40.0, "female"),
         said(at(before, 20, 0, 42), 50.0, "male"),
     ]
-
-
-# (hour, minutes of family talk starting at hh:05): breakfast, lunch, dinner, bath, bedtime
-BUSY_HOURS = ((7, 30), (8, 10), (12, 15), (18, 35), (19, 40), (20, 25), (21, 10))
-VOICE_WEIGHTS = {"female": 5, "male": 3, "child": 3}
-
-
-def household_day(day: date = DAY) -> list[Utterance]:
-    """A fuller, reproducible day (for the browser test and the README's screenshot)."""
-    rng, talk = random.Random(24), []
-    for hour, minutes in BUSY_HOURS:
-        t = at(day, hour, 5)
-        while t < at(day, hour, 5) + minutes * 60:
-            voice = rng.choices(list(VOICE_WEIGHTS), list(VOICE_WEIGHTS.values()))[0]
-            length = rng.uniform(0.8, 2.5) if voice == "child" else rng.uniform(1.5, 6.0)
-            talk.append(said(t, length, voice))
-            t += length + rng.uniform(0.5, 9.0)
-    return talk
 
 
 @pytest.fixture
@@ -232,21 +197,6 @@ def test_pages_only_read_the_store(seeded):
     assert not wal.exists() or wal.stat().st_size == 0  # nothing written for the next reader
 
 
-def test_delete_everything_erases_the_text_from_the_files(seeded):
-    assert SECRET_TEXT.encode() in file_bytes(seeded)
-    web = client(seeded)
-    form = web.get("/privacy/erase").text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
-    wrong = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "네"})
-    assert wrong.status_code == 400 and Store.open_read_only(seeded).count() == 11
-    done = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
-    assert done.status_code == 200 and 'id="erased"' in done.text  # after the redirect
-    assert figures(done.text)["stored_utterances"] == "0"
-    assert SECRET_TEXT.encode() not in file_bytes(seeded)
-    with Store(seeded) as store:  # the schema is still there: the daemon goes on storing
-        assert store.count() == 0 and store.integrity_ok()
-
-
 def test_privacy_page_says_what_is_stored(seeded):
     page = client(seeded, transcripts=False, retention_days=30).get("/privacy").text
     shown = figures(page)
@@ -359,13 +309,14 @@ def test_audio_is_never_served(seeded):
 
 
 class running_server:
-    """uvicorn on 127.0.0.1 and a free port, in a thread, for as long as the block lasts."""
+    """uvicorn on the default host and a free port, in a thread, while the block lasts."""
 
     def __init__(self, db: Path):
         import uvicorn
 
+        host = bind_host(ServeOptions())  # what `talkratio serve` binds without --lan
         config = uvicorn.Config(
-            create_app(WebSettings(db_path=db)), host="127.0.0.1", port=0, log_level="warning"
+            create_app(WebSettings(db_path=db)), host=host, port=0, log_level="warning"
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -411,7 +362,7 @@ def browse(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess:
 
 def test_a_real_browser_shows_today_at_phone_width(db_path, tmp_path):
     with Store(db_path) as store:
-        store.add_many(household_day())
+        store.add_many(household_day(DAY))
     screenshot = Path(os.environ.get("TALKRATIO_SCREENSHOT", tmp_path / "today.png")).resolve()
     with running_server(db_path) as (_, port):
         url = f"http://127.0.0.1:{port}/?day={DAY}"
@@ -435,37 +386,72 @@ def test_a_real_browser_shows_today_at_phone_width(db_path, tmp_path):
 # --------------------------------------------------------------------------- household
 
 
-@dataclass(frozen=True)
-class Print:
-    """What the Household page reads of a stored voiceprint (never the embedding)."""
-
-    role: str
-    created_at: float
-    model_name: str
-    quality: float
+def voiceprint(role: str, created_at: float, quality: float) -> Voiceprint:
+    embedding = np.ones(256, np.float32) / 16.0  # a unit vector: only its bytes matter here
+    return Voiceprint(role, embedding, "0" * 64, "ge2e@1", created_at, 31.0, quality)
 
 
 @pytest.fixture
-def enrolled_store(seeded, monkeypatch):
-    kept = {
-        "mother": Print("mother", at(DAY, 9, 30), "ge2e@1", 0.91),
-        "father": Print("father", at(DAY, 9, 40), "ge2e@1", 0.88),
-    }
-    monkeypatch.setattr(Store, "voiceprints", lambda self: list(kept.values()), raising=False)
-    monkeypatch.setattr(Store, "forget", lambda self, role: kept.pop(role, None), raising=False)
-    return seeded, kept
+def enrolled_store(seeded):
+    with Store(seeded) as store:
+        store.save_voiceprint(voiceprint("mother", at(DAY, 9, 30), 0.91))
+        store.save_voiceprint(voiceprint("father", at(DAY, 9, 40), 0.88))
+    return seeded
 
 
 def test_household_shows_who_is_enrolled_and_forgets_after_confirmation(enrolled_store):
-    db, kept = enrolled_store
-    web = client(db)
+    web = client(enrolled_store)
     page = web.get("/household").text
     assert 'id="enrolled-mother"' in page and 'id="enrolled-father"' in page
     assert "2026-11-24 09:30:00" in page and "ge2e@1" in page and "0.91" in page
     confirm = web.get("/household/forget?role=father").text
-    assert "아빠의 목소리 정보를 지울까요?" in confirm and set(kept) == {"mother", "father"}
+    assert "아빠의 목소리 정보를 지울까요?" in confirm
+    assert len(Store.open_read_only(enrolled_store).voiceprints()) == 2
     csrf = re.search(r'name="csrf" value="([^"]+)"', confirm).group(1)
     done = web.post("/household/forget", data={"csrf": csrf, "role": "father"})
     assert done.status_code == 200 and 'id="forgotten"' in done.text
-    assert set(kept) == {"mother"} and 'id="enrolled-father"' not in done.text
+    kept = Store.open_read_only(enrolled_store).voiceprints()
+    assert [v.role for v in kept] == ["mother"] and 'id="enrolled-father"' not in done.text
     assert figures(web.get("/privacy").text)["stored_voiceprints"] == "1"
+
+
+def test_delete_everything_erases_text_and_voiceprints_from_the_files(enrolled_store):
+    seeded = enrolled_store
+    embedding = voiceprint("mother", 0.0, 0.0).embedding.tobytes()
+    assert SECRET_TEXT.encode() in file_bytes(seeded) and embedding in file_bytes(seeded)
+    web = client(seeded)
+    form = web.get("/privacy/erase").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+    wrong = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "네"})
+    assert wrong.status_code == 400 and Store.open_read_only(seeded).count() == 11
+    done = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
+    assert done.status_code == 200 and 'id="erased"' in done.text  # after the redirect
+    assert figures(done.text)["stored_utterances"] == "0"
+    assert SECRET_TEXT.encode() not in file_bytes(seeded)
+    assert embedding not in file_bytes(seeded)
+    with Store(seeded) as store:  # the schema is still there: the daemon goes on storing
+        assert store.count() == 0 and store.voiceprints() == [] and store.integrity_ok()
+
+
+def test_an_erase_during_another_read_says_so_and_a_second_one_wipes(seeded):
+    web = client(seeded)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/privacy/erase").text).group(1)
+    reader = sqlite3.connect(seeded)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM utterances").fetchone()  # holds a WAL snapshot
+    first = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
+    assert "한 번 더" in first.text and figures(first.text)["stored_utterances"] == "0"
+    reader.close()
+    second = web.post("/privacy/erase", data={"csrf": csrf, "confirm": "삭제"})
+    assert "파일 안에서도 지워졌습니다" in second.text
+    assert SECRET_TEXT.encode() not in file_bytes(seeded)
+
+
+def test_the_dashboard_benchmark_runs_on_a_small_store(tmp_path):
+    from benchmarks.web import PAGES, main
+
+    result = main(["--days", "2", "--repeats", "1", "--out", str(tmp_path)])
+    assert result["utterances"] == len(household_day(DAY, seed=0)) + len(household_day(DAY, 1))
+    assert len(result["pages"]) == len(PAGES) and result["server_rss_mb"] > 10
+    assert json.loads((tmp_path / "web.json").read_text())["days"] == 2
+    assert "| `/privacy` |" in (tmp_path / "web.md").read_text()

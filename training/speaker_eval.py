@@ -15,6 +15,13 @@ rates reported are those of the second half at that threshold. espeak-ng
 variants share one synthesiser, so its impostors sound more alike than two
 people do: the false-accept rate here is a pessimistic figure.
 
+The voice-change distance is calibrated the same way: segments of two sentences
+0.12 s apart (a reply faster than the VAD's hangover), either by two different
+variants (a change) or by one variant whose pitch rises from its low to its high
+setting (no change). The threshold is the lowest distance that cuts at most
+``--false-cut`` of one draw's no-change segments; the rates reported are those
+of a second draw at that threshold.
+
 Example:
     talkratio-train speaker-eval --model edge/assets/speaker.int8.onnx --out runs/speaker/eval.json --write
 """
@@ -153,12 +160,129 @@ def rates(scores: dict, threshold: float) -> dict:
     return out
 
 
-def calibrate(model: Path | None, far: float, seed: int) -> dict:
+CHANGE_SEGMENTS = 40  # per draw: as many changes as single voices
+REPLY_GAP_S = 0.12
+DEFAULT_FALSE_CUT = 0.05
+
+
+def _change_segment(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, float]:
+    pause = np.zeros(int(REPLY_GAP_S * SAMPLE_RATE), np.float32)
+    return np.concatenate([first, pause, second]), (first.size + pause.size / 2) / SAMPLE_RATE
+
+
+def _strongest(encoder, samples: np.ndarray) -> tuple[float, float]:
+    """``(time, distance)`` of the strongest change the runtime would consider."""
+    from edge.pitch import track_pitch
+    from edge.voice_change import FRAME_S, VoiceChangeOptions, strongest_change, unvoiced_gaps
+
+    options = VoiceChangeOptions()
+    track = track_pitch(samples)
+    gaps = [g * FRAME_S for g in unvoiced_gaps(track.voiced, round(options.min_gap_ms / 10))]
+    windows = encoder.embed_windows(samples, options.window_s, options.hop_s)
+    found = strongest_change(windows, gaps, 0.0, samples.size / SAMPLE_RATE)
+    return found if found is not None else (-1.0, 0.0)
+
+
+def change_draw(encoder, bank: list[str], seed: int) -> dict:
+    """Strongest-change distances of changing and single-voice segments (one draw)."""
+    from training.synth import variant_genders
+
+    rng = np.random.default_rng(seed)
+    genders = variant_genders()
+    names = sorted(genders)
+    out = {"cross_gender": [], "same_gender": [], "rising_pitch": []}
+    for _ in range(CHANGE_SEGMENTS):
+        a, b = rng.choice(names, 2, replace=False)
+        texts = rng.choice(bank, 2, replace=False)
+        pa, pb = PITCHES[genders[a]], PITCHES[genders[b]]
+        first = espeak_speech(texts[0], a, int(rng.choice(pa)))
+        x, truth = _change_segment(first, espeak_speech(texts[1], b, int(rng.choice(pb))))
+        time_s, distance = _strongest(encoder, x)
+        kind = "same_gender" if genders[a] == genders[b] else "cross_gender"
+        out[kind].append((distance, abs(time_s - truth)))
+        low, high = espeak_speech(texts[0], a, min(pa)), espeak_speech(texts[1], a, max(pa) + 20)
+        out["rising_pitch"].append((_strongest(encoder, _change_segment(low, high)[0])[1], 0.0))
+    return out
+
+
+def change_rates(draw: dict, threshold: float) -> dict:
+    report = {}
+    for kind, found in draw.items():
+        distances = np.array([d for d, _ in found])
+        cut = distances >= threshold
+        entry = {"segments": int(distances.size), "cut": round(float(cut.mean()), 4)}
+        if kind != "rising_pitch" and cut.any():
+            errors = np.array([e for _, e in found])[cut]
+            entry["within_0.15s"] = round(float((errors <= 0.15).mean()), 4)
+        report[kind] = entry
+    return report
+
+
+def calibrate_change(encoder, bank: list[str], false_cut: float, seed: int) -> dict:
+    chosen_on, held_out = change_draw(encoder, bank, seed), change_draw(encoder, bank, seed + 1)
+    single = np.array([d for d, _ in chosen_on["rising_pitch"]])
+    threshold = choose_threshold(single, false_cut)
+    return {
+        "change_distance": threshold,
+        "target_false_cut": false_cut,
+        "chosen_on": change_rates(chosen_on, threshold),
+        "held_out": change_rates(held_out, threshold),
+        "data": f"espeak-ng ko variants, two sentences {REPLY_GAP_S} s apart: two variants "
+        "(change) or one variant rising from its low to its high pitch (no change)",
+    }
+
+
+KOKORO_ENROL_SENTENCES = 10  # about 25 s of Kokoro speech
+KOKORO_TESTS = 3
+
+
+def kokoro_check(encoder, bank: list[str], threshold: float, seed: int) -> dict:
+    """False accepts / rejects at ``threshold`` among Kokoro's five recorded-voice timbres
+    (each pure voice a speaker; not used to choose the threshold)."""
+    from edge.household import enrol
+    from training.kokoro import FEMALE_VOICES, MALE_VOICE, KokoroSpeaker, synthesize
+
+    rng = np.random.default_rng(seed)
+    gap = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
+    prints, tests = [], []
+    for voice in (*FEMALE_VOICES, MALE_VOICE):
+        speaker = KokoroSpeaker(f"eval_{voice}", "", 0, ((voice, 1.0),), 1.0)
+        texts = rng.choice(bank, KOKORO_ENROL_SENTENCES + KOKORO_TESTS, replace=False)
+        enrolment = [x for t in texts[KOKORO_TESTS:] for x in (synthesize(t, speaker), gap)]
+        prints.append(enrol("mother", [np.concatenate(enrolment)], encoder).embedding)
+        tests.append([encoder.embed(synthesize(t, speaker)) for t in texts[:KOKORO_TESTS]])
+        log.info("kokoro %s enrolled", voice)
+    scores = np.einsum(
+        "ikd,jd->ijk", np.asarray(tests), np.asarray(prints)
+    )  # test voice i, print j
+    same = np.eye(len(prints), dtype=bool)
+    genuine, impostor = scores[same].ravel(), scores[~same].ravel()
+    return {
+        "voices": len(prints),
+        "far": round(float(np.mean(impostor >= threshold)), 4),
+        "frr": round(float(np.mean(genuine < threshold)), 4),
+        "genuine_trials": int(genuine.size),
+        "impostor_trials": int(impostor.size),
+    }
+
+
+def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False) -> dict:
+    """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``."""
     from edge.speaker import SpeakerEncoder
     from training.sentences import is_held_out, load_bank
 
     encoder = SpeakerEncoder(model)
     bank = [s for s in load_bank() if not is_held_out(s) and len(s) >= 12]
+    match = calibrate_match(encoder, bank, far, seed)
+    if kokoro:
+        match["kokoro_clean"] = kokoro_check(encoder, bank, match["match_threshold"], seed)
+    return {
+        "household_match": match,
+        "voice_change": calibrate_change(encoder, bank, false_cut, seed),
+    }
+
+
+def calibrate_match(encoder, bank: list[str], far: float, seed: int) -> dict:
     found, prints, tests = embed_voices(encoder, bank, seed)
     dev = trial_scores(found, prints, tests, 0)
     test = trial_scores(found, prints, tests, 1)
@@ -181,7 +305,13 @@ def cli(
     far: float = typer.Option(
         DEFAULT_FAR, help="clean false-accept rate the threshold is chosen for"
     ),
+    false_cut: float = typer.Option(
+        DEFAULT_FALSE_CUT, help="share of single-voice segments the change distance may cut"
+    ),
     seed: int = typer.Option(0, help="sentence and noise draw"),
+    kokoro: bool = typer.Option(
+        False, "--kokoro", help="also check the threshold on Kokoro's five voices (minutes)"
+    ),
     write: bool = typer.Option(
         False, "--write", help="store the threshold and rates in the model file"
     ),
@@ -197,7 +327,7 @@ def cli(
     if path is None or not Path(path).is_file():
         typer.echo(f"error: speaker model {path} does not exist", err=True)
         raise typer.Exit(2)
-    report = calibrate(Path(path), far, seed)
+    report = calibrate(Path(path), far, false_cut, seed, kokoro)
     text = json.dumps(report, indent=2)
     typer.echo(text)
     if out is not None:
@@ -211,7 +341,14 @@ def _write_into_model(path: Path, report: dict) -> None:
     from export.onnx_utils import read_metadata, write_metadata
 
     metrics = json.loads(read_metadata(path).get("talkratio.metrics", "{}"))
-    metrics["household_match"] = {k: v for k, v in report.items() if k != "match_threshold"}
+    match, change = report["household_match"], report["voice_change"]
+    metrics["household_match"] = {k: v for k, v in match.items() if k != "match_threshold"}
+    metrics["voice_change"] = {k: v for k, v in change.items() if k != "change_distance"}
     write_metadata(
-        path, {"match_threshold": f"{report['match_threshold']:.3f}", "metrics": metrics}
+        path,
+        {
+            "match_threshold": f"{match['match_threshold']:.3f}",
+            "change_distance": f"{change['change_distance']:.3f}",
+            "metrics": metrics,
+        },
     )

@@ -143,14 +143,12 @@ class Pages:
         try:
             with self.store() as store:
                 enrolled = household.enrolled(store)
-                supported = household.supported(store)
         except StoreError as exc:
             return self.no_store(request, exc)
         return self.render(
             request,
             "household.html",
             enrolled=enrolled,
-            supported=supported,
             forgotten=request.query_params.get("forgotten"),
         )
 
@@ -187,7 +185,7 @@ class Pages:
             voiceprints=voiceprints,
             settings=self.settings,
             size_bytes=_files_size(self.settings.db_path),
-            erased=request.query_params.get("erased") is not None,
+            erased=request.query_params.get("erased"),
         )
 
     def erase_confirm(self, request: Request) -> Response:
@@ -201,10 +199,10 @@ class Pages:
             return self.render(request, "erase.html", 400, word=ERASE_WORD, mistyped=True)
         try:
             with self.store(writable=True) as store:
-                store.erase_everything()
+                wiped = store.erase_everything()
         except StoreError as exc:
             return self.no_store(request, exc)
-        return RedirectResponse("/privacy?erased", 303)
+        return RedirectResponse(f"/privacy?erased={'wiped' if wiped else 'pending'}", 303)
 
     def device(self, request: Request) -> Response:
         try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.config import DaemonConfig
+from edge.errors import UsageError
 from edge.store import default_db_path
 from edge.web.app import WebSettings, create_app
 from edge.web.security import load_or_create_token
@@ -36,7 +37,7 @@ def bind_host(options: ServeOptions) -> str:
     if options.host is None:
         return LAN_HOST if options.lan else LOOPBACK_HOST
     if not options.lan and not _is_loopback(options.host):
-        raise ValueError(
+        raise UsageError(
             f"--host {options.host} would open the dashboard to the network; add --lan "
             "(which requires pairing each phone)"
         )
