@@ -129,7 +129,9 @@ def iter_audio_blocks(
         block_frames = max(1, int(block_seconds * rate))
         produced = 0
         try:
-            for raw in f.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+            # read() rather than blocks(): blocks() refuses files libsndfile cannot seek
+            # (GSM 6.10 WAV), which read() streams like any other
+            while (raw := f.read(block_frames, dtype="float32", always_2d=True)).size:
                 mono = to_mono(raw)
                 if not np.isfinite(mono).all():  # the VAD would hear it as silence
                     raise AudioError(

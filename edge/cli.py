@@ -255,12 +255,14 @@ def live(
     with user_errors():
         source = pcm_source(rate=rate) if stdin else _live_source(device, input_file, speed)
         recognizers = _recognizers(stt_model, voice_model, threads, voice_threshold, db)
-        store = None if no_store else _store(db, not no_transcripts)
+        choice = VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms)
+        options = _options(choice, False, False)
+        threshold = getattr(recognizers.voice, "threshold", None)
+        store = None if no_store else _store(db, not no_transcripts, options.to_dict(threshold))
         run_live(
             source,
             recognizers,
-            _options(VadChoice(vad_aggressiveness, vad, vad_onset, vad_offset, vad_endpoint_ms),
-                     False, False),
+            options,
             store,
             seconds=seconds,
             as_json=as_json,

@@ -183,14 +183,21 @@ def print_devices(devices) -> None:
 @contextmanager
 def progress_bar(path: Path, enabled: bool = True) -> Iterator[Callable[[float], None] | None]:
     """A progress bar on stderr for long files on a terminal; yields the update callback."""
-    try:
-        total_s = sf.info(str(path)).duration
-    except Exception:  # unreadable: the pipeline reports it properly
-        total_s = 0.0
-    if not enabled or not err.is_terminal or total_s < PROGRESS_MIN_SECONDS:
+    total_s = _seconds(path) if enabled and err.is_terminal else 0.0
+    if total_s < PROGRESS_MIN_SECONDS:
         yield None
         return
     columns = (TextColumn("{task.description}", markup=False), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(Path(path).name, total=total_s)
         yield lambda done_s: progress.update(task, completed=done_s)
+
+
+def _seconds(path: Path) -> float:
+    """The recording's length; 0 for anything unreadable (the pipeline reports it properly)."""
+    if not Path(path).is_file():  # a pipe would block this read until someone writes to it
+        return 0.0
+    try:
+        return sf.info(str(path)).duration
+    except Exception:
+        return 0.0

@@ -75,10 +75,15 @@ class _stopping_on_signals:
         return self
 
     def _first_signal(self, *_) -> None:
-        """Stop and flush; the previous handlers are back, so a second Ctrl-C ends at once."""
+        """Stop and flush; a second Ctrl-C (or SIGTERM) ends at once.
+
+        The second one gets Python's own handlers, not the inherited ones: a process
+        started in the background inherits SIGINT ignored, and Ctrl-C must still work.
+        """
         log.info("stopping: finishing the utterance in flight (Ctrl-C again to quit now)")
         self.pipeline.stop()
-        self._restore()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def _restore(self) -> None:
         for sig, handler in self.previous.items():

@@ -97,6 +97,8 @@ def pcm_source(
         usable = len(pending) - len(pending) % frame_bytes
         raw, pending = pending[:usable], pending[usable:]
         samples = np.frombuffer(raw, dtype=dtype).astype(np.float32) / scale
+        if not np.isfinite(samples).all():  # only f32le can carry them; the VAD hears silence
+            raise AudioError("the PCM stream contains NaN or infinite samples")
         block = resampler(samples.reshape(-1, channels).mean(axis=1), False)
         if block.size:
             yield block

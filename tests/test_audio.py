@@ -102,3 +102,13 @@ def test_long_file_refused_when_a_limit_is_set(tmp_path):
     sf.write(path, np.zeros(16_000 * 3, np.float32), 16_000)
     with pytest.raises(AudioError, match="longer than"):
         load_audio(path, max_seconds=2)
+
+
+def test_a_file_libsndfile_cannot_seek_is_streamed(tmp_path):
+    """GSM 6.10 in WAV is not seekable for libsndfile: it still reads, block by block."""
+    tone = (0.3 * np.sin(2 * np.pi * 300 * np.arange(8_000 * 3) / 8_000)).astype(np.float32)
+    path = tmp_path / "gsm.wav"
+    sf.write(path, tone, 8_000, subtype="GSM610")
+    audio = np.concatenate(list(iter_audio_blocks(path, block_seconds=0.5)))
+    assert audio.size == pytest.approx(16_000 * 3, abs=1000)  # GSM pads to 20 ms frames
+    assert np.sqrt(np.mean(audio[4000:-4000] ** 2)) > 0.1  # the tone, not silence

@@ -85,7 +85,7 @@ def test_a_hung_recogniser_makes_the_pipeline_unhealthy(scene, recognizers):
     finally:
         tagger.release.set()
         runner.join(JOIN_LIMIT_S)
-    assert not runner.is_alive() and pipeline.healthy(limit_s=0.01) is False  # threads ended
+    assert not runner.is_alive() and pipeline.healthy(limit_s=0.01)  # released: healthy again
 
 
 class FakeClock:
@@ -180,3 +180,14 @@ def test_live_ends_a_recognition_failure_with_one_sentence(scene, recognizers, m
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert lines == ["error: recognition failed: RuntimeError: tagger broke"]
+
+
+def test_the_live_summary_reports_lost_audio(capsys):
+    from edge.capture import LiveCounters
+    from edge.display import print_live_summary
+    from edge.stats import summarize
+
+    counters = LiveCounters(audio_s=60.0, dropped_s=12.5, reanchors=2, overflows=3)
+    print_live_summary(summarize([]), counters)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "12.5 s of audio were lost (3 overflows, clock re-anchored 2 times)" in said

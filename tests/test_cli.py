@@ -124,6 +124,12 @@ def test_live_input_file_prints_utterances_and_stores_what_analyze_finds(
     stats = json.loads(invoke("stats", "--json", "--db", db_path).stdout)["total"]
     stored = json.loads(invoke("stats", "--json", "--db", tmp_path / "a.db").stdout)["total"]
     assert stats == stored == analysed["summary"]
+    import sqlite3
+
+    for db in (db_path, tmp_path / "a.db"):  # every row says which options made it
+        with sqlite3.connect(db) as raw:
+            recorded = {json.loads(o)["vad"] for (o,) in raw.execute("SELECT options FROM utterances")}
+        assert recorded == {analysed["options"]["vad"]}
 
 
 def test_live_json_lines_and_no_transcripts_in_the_store(scene, model_args, db_path):
@@ -385,3 +391,23 @@ def test_a_fault_is_not_disguised_as_a_user_error(scene, model_args, monkeypatch
     result = invoke("analyze", scene.path, *model_args)
     assert result.exit_code != 2 and isinstance(result.exception, ValueError)
     assert "error: operands" not in result.stderr
+
+
+def test_a_pipe_is_refused_not_waited_on(model_args, tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "recording.wav"
+    os.mkfifo(fifo)
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(invoke("analyze", fifo, *model_args)), daemon=True
+    )
+    worker.start()
+    worker.join(60.0)  # the harness's limit: a read from a FIFO nobody writes to never ends
+    if worker.is_alive():  # release the blocked reader so the suite goes on, then fail
+        with open(fifo, "wb"):
+            pass
+        worker.join(10.0)
+        pytest.fail("analyze waited on a pipe")
+    assert_one_sentence_error(results[0], "not a regular file")

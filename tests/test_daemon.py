@@ -298,3 +298,56 @@ def test_systemd_analyze_scores_the_unit_below_the_ceiling():
         pytest.skip(f"this systemd-analyze cannot score offline: {result.stderr.strip()}")
     assert score is not None, result.stdout + result.stderr
     assert float(score.group(1)) <= UNIT_EXPOSURE_CEILING, result.stdout
+
+
+def test_the_watchdog_is_silent_when_recognition_hangs_even_while_audio_arrives(
+    scene, fake_models, db_path, recognizers, monkeypatch, tmp_path
+):
+    """A hung recogniser, audio still arriving: no WATCHDOG=1, so systemd restarts us."""
+    import threading
+
+    monkeypatch.setattr(edge.daemon, "watchdog_period_s", lambda: 0.2)
+    address = str(tmp_path / "notify")
+    released = threading.Event()
+
+    class HungTagger:
+        info, threshold = None, 0.5
+
+        def tag(self, samples, track=None, **kwargs):
+            released.wait()
+            return recognizers.voice.tag(samples, track, **kwargs)
+
+    def endless_audio():
+        while not released.is_set():
+            yield from file_source(scene.path, 0.1)
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as server:
+        server.bind(address)
+        server.settimeout(0.1)
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        config = daemon_config(scene, fake_models, db_path, speed=100.0)
+        daemon = Daemon(config, replace(recognizers, voice=HungTagger()))
+        daemon._source = endless_audio
+        runner = threading.Thread(target=daemon.run, daemon=True)
+        runner.start()
+        messages = []
+        deadline = time.monotonic() + 30  # harness limit, not a speed target
+        while time.monotonic() < deadline and not (
+            daemon._pipeline is not None and daemon._pipeline._working_since is not None
+            and time.monotonic() - daemon._pipeline._working_since > 1.0
+        ):
+            time.sleep(0.05)
+        while True:  # the pings sent before the hang was long enough
+            try:
+                server.recv(64)
+            except TimeoutError:
+                break
+        for _ in range(5):  # a second of beats while recognition hangs
+            try:
+                messages.append(server.recv(64))
+            except TimeoutError:
+                pass
+        released.set()
+        daemon.stop()
+        runner.join(30)
+    assert b"WATCHDOG=1" not in messages

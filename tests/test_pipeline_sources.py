@@ -124,3 +124,15 @@ def test_no_input_device_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", module)
     with pytest.raises(MicrophoneError, match="no audio input device"):
         MicrophoneSource()
+
+
+def test_nan_in_a_float_pcm_stream_is_a_clear_error():
+    import io
+
+    from edge.audio import AudioError
+    from edge.sources import pcm_source
+
+    samples = np.zeros(16_000, "<f4")
+    samples[8_000] = np.nan
+    with pytest.raises(AudioError, match="NaN or infinite"):
+        list(pcm_source(io.BytesIO(samples.tobytes()), encoding="f32le"))

@@ -268,6 +268,7 @@ def main() -> None:
                 break
             verdict, detail = judge(case, command, result, reference_s)
             outcomes.append(Outcome(case.name, command, verdict, result.exit_code, detail, round(seconds, 2)))
+            print(len(outcomes), case.name, command, verdict, flush=True)
         if outcomes and outcomes[-1].verdict == "hang":
             break  # a hung run still holds the CliRunner's streams: stop here and report
     write(args.out, cases, outcomes, reference_s)

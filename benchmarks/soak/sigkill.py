@@ -27,7 +27,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "edge" / "assets" / "samples" / "household.wav"
 SPEED = 8.0  # the 90 s sample in about 11 s: kills land before, during and after speech
-KILL_WINDOW_S = (0.3, 9.0)  # start-up (imports, models) takes 2-4 s on two busy cores
+KILL_WINDOW_S = (1.0, 12.0)  # start-up (imports, models) takes 2-6 s on two busy cores
 
 
 def printed_lines(process: subprocess.Popen) -> tuple[list[dict], threading.Thread]:
