@@ -266,6 +266,38 @@ def kokoro_check(encoder, bank: list[str], threshold: float, seed: int) -> dict:
     }
 
 
+COST_SAMPLE = Path(__file__).resolve().parents[1] / "edge" / "assets" / "samples" / "household.wav"
+COST_REPEATS = 3
+
+
+def pipeline_cost(model: Path, sample: Path = COST_SAMPLE) -> dict:
+    """CPU seconds per audio second of ``analyze_file`` on ``sample`` (bundled STT, voice and
+    VAD models, one thread, best of 3), with the speaker model at ``model`` and without one.
+
+    ``time.process_time`` counts every thread of this process and not the time spent
+    waiting for a shared CPU.
+    """
+    import time
+
+    from edge.audio import load_audio
+    from edge.pipeline import analyze_file
+    from edge.recognition import load_recognizers
+
+    audio_s = load_audio(sample).size / SAMPLE_RATE
+    cost = {"sample": sample.name, "audio_s": round(audio_s, 1)}
+    for label, speaker_path in (("with_speaker_rtf", model), ("without_speaker_rtf", None)):
+        recognizers = load_recognizers(threads=1, speaker_path=speaker_path)
+        if speaker_path is None:
+            recognizers.speaker = None
+        best = float("inf")
+        for _ in range(COST_REPEATS + 1):  # the first run warms the sessions up
+            start = time.process_time()
+            analyze_file(sample, recognizers)
+            best = min(best, time.process_time() - start)
+        cost[label] = round(best / audio_s, 4)
+    return cost
+
+
 def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False) -> dict:
     """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``."""
     from edge.speaker import SpeakerEncoder
@@ -279,6 +311,7 @@ def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool
     return {
         "household_match": match,
         "voice_change": calibrate_change(encoder, bank, false_cut, seed),
+        "cost": pipeline_cost(model),  # of this machine: printed, not written into the model
     }
 
 
