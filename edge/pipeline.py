@@ -34,10 +34,8 @@ class PipelineOptions:
     voice_change: VoiceChangeOptions = VoiceChangeOptions()  # cut quick replies apart
 
     def to_dict(self, voice_threshold: float | None = None) -> dict:
-        flat = {
-            f"vad_{k}" if k != "denoise" else "denoise_vad": v
-            for k, v in self.segmenter.to_dict().items()
-        }
+        renamed = {"vad": "vad", "denoise": "denoise_vad"}  # the rest gets a vad_ prefix
+        flat = {renamed.get(k, f"vad_{k}"): v for k, v in self.segmenter.to_dict().items()}
         flat.update(transcribe=self.transcribe, denoise_stt=self.denoise_stt)
         flat.update({f"voice_change_{k}": v for k, v in asdict(self.voice_change).items()})
         flat["voice_threshold"] = voice_threshold

@@ -68,8 +68,9 @@ class SegmenterOptions:
     gate_aggressiveness: int = 0
     onset_threshold: float = 0.5  # neural VAD probability that can start an utterance ...
     offset_threshold: float = 0.35  # ... and that keeps a frame inside one speech
-    # below this the model is sure of silence (endpointing); 0.2 rather than 0.1: it ends
-    # speech 50 ms sooner, and a music beat right after the last word no longer prolongs it
+    # below this the model is sure of silence (endpointing); 0.2 rather than 0.1: the
+    # probability falls through 0.2 a frame sooner after the last word, and a music beat right
+    # after it no longer prolongs the utterance (test_speech_at_5_db_in_music_is_found)
     silence_threshold: float = 0.2
     # an utterance's speech ends with its last frame this sure: after the last word the
     # probability lingers above the onset threshold for 60-130 ms, the longer the louder the noise
@@ -80,9 +81,9 @@ class SegmenterOptions:
     # who answer each other quickly into one utterance
     hangover_ms: int = 240
     # neural VAD: sure silence this long ends an utterance before the hangover is over. The
-    # model hears comma pauses as silence too: at 160 ms 1 of 48 comma sentences of the scenes
-    # was cut in two (4 of 48 with silence_threshold 0.35), and the wait after the last word
-    # is 336 ms at the median (408 ms at 200 ms, 0.1) -- benchmarks/vad.py and its doc
+    # model hears comma pauses as silence too: at 160 ms 15 of 420 comma sentences of the
+    # benchmark's scenes were cut in two, and last word -> stored was 374 ms at p95
+    # (benchmarks/results/vad.md); longer keeps more commas whole but delays every record
     endpoint_ms: int = 160
     pad_start_ms: int = 150  # audio before the first speech frame given to the recognisers
     pad_end_ms: int = 150  # audio after the last speech frame given to the recognisers
