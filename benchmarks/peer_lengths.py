@@ -18,7 +18,8 @@ Usage::
 
     python -m benchmarks.peer_lengths --honest data/honest --out benchmarks/results
 
-Writes ``peers_by_length.json`` and ``peers_by_length.md``.
+Writes ``peers_by_length.json``, ``peers_by_length.md`` and ``peers_by_length.png``
+(CER against CPU time per utterance).
 """
 
 from __future__ import annotations
@@ -294,6 +295,37 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chart(result: dict, path: Path) -> None:
+    """CER against CPU time per utterance, one line per engine through the clip lengths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 5.0), dpi=110)
+    for engine in ENGINES:
+        rows = [r for r in result["lengths"] if engine in r]
+        x = [r[engine]["cpu_ms"] for r in rows]
+        y = [100 * r[engine]["cer"] for r in rows]
+        ax.plot(x, y, marker="o", label=engine)
+        for r, xi, yi in zip(rows, x, y, strict=True):
+            ax.annotate(
+                f"{r['target_s']} s",
+                (xi, yi),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU ms per utterance (one thread, whole process)")
+    ax.set_ylabel("CER on the honest-test clips (%)")
+    ax.set_title("Accuracy against time per utterance")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--honest", type=Path, default=REPO_ROOT / "data/honest")
@@ -357,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "peers_by_length.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
     (args.out / "peers_by_length.md").write_text(markdown(result))
+    chart(result, args.out / "peers_by_length.png")
     print(markdown(result))
     return 0
 

@@ -63,3 +63,19 @@ IDENTITY = {
     "joined_model_bin": {"sha256": "ab", "bytes": 1},
     "wheels": {},
 }
+
+
+def test_chart_plots_each_engine(tmp_path):
+    clips = [{"id": f"c{t}", "text": "밥 먹자", "target_s": t} for t in peer_lengths.LENGTHS_S]
+    runs = {
+        engine: {
+            "clips": [
+                {"id": c["id"], "audio_s": 1.0, "cpu_s": cpu, "wall_s": cpu, "text": "밥"}
+                for c in clips
+            ],
+            "recordings": [],
+        }
+        for engine, cpu in (("talkratio", 0.01), ("whisper-base", 1.0))
+    }
+    peer_lengths.chart(peer_lengths.summarise(clips, runs), tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
