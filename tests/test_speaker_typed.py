@@ -23,3 +23,19 @@ def test_typed_rates_count_rejects_and_same_type_accepts():
     assert rates["far_same_type"]["espeak"] == 0.5
     assert rates["far_same_type_all"] == 0.25
     assert rates["genuine_trials"] == 2 * len(GENUINE_CONDITIONS)
+
+
+def test_rewriting_the_speaker_model_keeps_the_voice_model_pointing_at_it(tmp_path):
+    import shutil
+
+    from export.onnx_utils import read_metadata
+    from training.speaker_eval import REPO_ROOT, follow_speaker_model
+
+    voice = tmp_path / "edge" / "assets" / "voice.int8.onnx"
+    voice.parent.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "edge" / "assets" / "voice.int8.onnx", voice)
+    trained_on = read_metadata(voice)["talkratio.speaker_sha256"]
+    follow_speaker_model("0" * 64, "1" * 64, root=tmp_path)  # another speaker model's change
+    assert read_metadata(voice)["talkratio.speaker_sha256"] == trained_on
+    follow_speaker_model(trained_on, "2" * 64, root=tmp_path)
+    assert read_metadata(voice)["talkratio.speaker_sha256"] == "2" * 64

@@ -385,8 +385,27 @@ def cli(
         _write_into_model(Path(path), report)
 
 
-def _write_into_model(path: Path, report: dict) -> None:
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VOICE_MODELS = ("edge/assets/voice.int8.onnx", "benchmarks/models/voice.fp32.onnx")
+
+
+def follow_speaker_model(old_sha256: str, new_sha256: str, root: Path = REPO_ROOT):
+    """Point the repository's voice models trained on ``old_sha256``'s vectors at the same
+    speaker model's new file: new metadata, same weights, same vectors."""
     from export.onnx_utils import read_metadata, write_metadata
+
+    for name in VOICE_MODELS:
+        voice = root / name
+        if voice.is_file() and read_metadata(voice).get("talkratio.speaker_sha256") == old_sha256:
+            write_metadata(voice, {"speaker_sha256": new_sha256})
+            log.info("%s now names speaker model %s", name, new_sha256[:12])
+
+
+def _write_into_model(path: Path, report: dict) -> None:
+    from edge.onnx_model import file_sha256
+    from export.onnx_utils import read_metadata, write_metadata
+
+    old_sha256 = file_sha256(path)
 
     metrics = json.loads(read_metadata(path).get("talkratio.metrics", "{}"))
     match, change = report["household_match"], report["voice_change"]
@@ -400,3 +419,4 @@ def _write_into_model(path: Path, report: dict) -> None:
     if "typed" in match:
         fields["match_threshold_typed"] = f"{match['typed']['match_threshold_typed']:.3f}"
     write_metadata(path, fields)
+    follow_speaker_model(old_sha256, file_sha256(path))
