@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from benchmarks.machine import repo_relative
+from benchmarks.sections import SCENE_KEYS
 from benchmarks.stages import STAGES
 
 RTF_TARGET = 0.02  # whole pipeline, 1 thread, bundled models (issues 9, 10, 12)
@@ -173,7 +174,7 @@ def _speed_section(results: dict) -> list[str]:
     scenes = stages.get("scene_statistics", [])
     if scenes:
         lines += ["What `analyze` found in each scene (bundled INT8, 1 thread) against the scene's truth:", ""]
-        keys = ("mother_share", "female_s", "male_s", "child_s", "unknown_s", "turns")
+        keys = SCENE_KEYS
         lines += _table(["scene", *[f"{k} truth / measured" for k in keys]],
                         [[row["scene"], *[f"{_fmt(row.get(k + '_truth'), 3)} / {_fmt(row.get(k + '_measured'), 3)}"
                                           for k in keys]] for row in scenes])

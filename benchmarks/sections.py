@@ -40,7 +40,7 @@ MB = 1e6  # model sizes in megabytes (10^6 bytes), as the 30 MB target is writte
 PARAMETER_MATCH = 0.002  # a model is "of preset P" when its parameters are within 0.2 % of P's
 SESSION_TIMING_S = 10.0  # the STT session is timed on 10 s of features for the MAC rate
 SESSION_REPEATS = 5
-SCENE_KEYS = ("mother_share", "female_s", "male_s", "child_s", "unknown_s", "turns")
+SCENE_KEYS = ("mother_share", "mother_s", "father_s", "child_s", "other_s", "child_turns")
 
 
 class BenchmarkInputError(RuntimeError):
@@ -354,7 +354,7 @@ def _other_stt_models(folder: Path, known: set[Path]) -> dict[str, Path]:
 
 def accuracy(ctx: Context) -> dict:
     from edge.stt import SpeechRecognizer
-    from edge.voice import PitchVoiceTagger, VoiceTagger
+    from edge.voice import PitchVoiceTagger, load_voice_tagger
 
     test = acc.noisy_copies(ctx.clips, Path(ctx.options.noise))
     stt_models = {"int8": ctx.int8.stt, **({"fp32": ctx.fp32.stt} if ctx.fp32 else {})}
@@ -363,9 +363,9 @@ def accuracy(ctx: Context) -> dict:
            for label, path in stt_models.items()}
     taggers = {"pitch": PitchVoiceTagger()}
     if ctx.int8.voice:
-        taggers["learned int8"] = VoiceTagger(ctx.int8.voice)
+        taggers["learned int8"] = load_voice_tagger(ctx.int8.voice)
     if ctx.fp32 and ctx.fp32.voice and ctx.fp32.voice != ctx.int8.voice:
-        taggers["learned fp32"] = VoiceTagger(ctx.fp32.voice)
+        taggers["learned fp32"] = load_voice_tagger(ctx.fp32.voice)
     voice = {label: acc.voice_table(lambda x, t=tagger: t.tag(x).voice, test)
              for label, tagger in taggers.items()}
     return {"utterances": len(ctx.clips), "audio_s": round(sum(c.duration_s for c in ctx.clips), 1),

@@ -217,10 +217,12 @@ def test_results_name_paths_relative_to_the_repository(tmp_path):
     results["inputs"] = {"manifest": str(REPO_ROOT / "data/manifests_v1/test.jsonl"),
                          "scenes": [str(REPO_ROOT / "data/bench_v1/scene_0.wav")]}
     results["machine"] = {"notes": [f"no fp32 twin {REPO_ROOT}/benchmarks/models/stt.fp32.onnx"]}
+    results["live"]["command"] = f"{Path(sys.executable).parent}/talkratio live --db {REPO_ROOT}/data/x.db"
     paths = write_outputs(results, tmp_path, "bench")
     written = json.loads(paths[0].read_text())
     assert written["inputs"] == {"manifest": "data/manifests_v1/test.jsonl", "scenes": ["data/bench_v1/scene_0.wav"]}
     assert written["machine"]["notes"] == ["no fp32 twin benchmarks/models/stt.fp32.onnx"]
+    assert written["live"]["command"] == "talkratio live --db data/x.db"
     assert str(REPO_ROOT) not in paths[0].read_text() + paths[1].read_text()
 
 
