@@ -6,7 +6,7 @@ clip's own) or in one clear sentence (one ``error:`` line on stderr, non-zero ex
 traceback or a hang. The commands run in this process (typer's CliRunner) so that
 200 x 2 runs fit in minutes; each run gets ``HANG_LIMIT_S`` on a watchdog thread.
 
-    python -m benchmarks.soak.bad_inputs --work /work/data/harden/bad_inputs \\
+    python -m benchmarks.soak.bad_inputs --work data/soak/bad_inputs \\
         --out benchmarks/results/soak/bad_inputs.json
 """
 
@@ -247,7 +247,7 @@ COMMANDS: dict[str, Callable[[Path], list[str]]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("/work/data/harden/bad_inputs"))
+    parser.add_argument("--work", type=Path, default=Path("data/soak/bad_inputs"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/soak/bad_inputs.json")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the runs' own warnings are not the subject here

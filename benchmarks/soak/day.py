@@ -75,7 +75,7 @@ def day_of_audio(hours: float, samples: np.ndarray, rate: int, samples_log: list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=24.0)
-    parser.add_argument("--work", type=Path, default=Path("/work/data/harden/day"))
+    parser.add_argument("--work", type=Path, default=Path("data/soak/day"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/soak/day.json")
     args = parser.parse_args()
 

@@ -95,7 +95,7 @@ def wait_for_audio(daemon, limit_s: float, old=None) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path("/work/data/harden/microphone"))
+    parser.add_argument("--work", type=Path, default=Path("data/soak/microphone"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/soak/microphone.json")
     args = parser.parse_args()
     samples, _ = sf.read(SAMPLE, dtype="float32")

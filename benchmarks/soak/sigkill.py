@@ -5,7 +5,7 @@ After each kill: ``PRAGMA integrity_check`` must say ok, and every utterance tha
 the database. The kill moment is uniform over the run, so it lands in start-up, model
 loading, capture, recognition and the middle of commits alike.
 
-    python -m benchmarks.soak.sigkill --kills 100 --work /work/data/harden/sigkill \\
+    python -m benchmarks.soak.sigkill --kills 100 --work data/soak/sigkill \\
         --out benchmarks/results/soak/sigkill.json
 """
 
@@ -88,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--work", type=Path, default=Path("/work/data/harden/sigkill"))
+    parser.add_argument("--work", type=Path, default=Path("data/soak/sigkill"))
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/soak/sigkill.json")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
