@@ -1,8 +1,12 @@
-"""Whose voice is an utterance: female / male adult (/ child), or ``unknown``.
+"""What kind of voice is an utterance: female / male adult, child, other (a loudspeaker), or ``unknown``.
 
-Two taggers with the same surface, ``.tag(samples) -> VoiceResult`` and ``.info``:
+Three taggers with the same surface, ``.tag(samples, track=None) -> VoiceResult`` and ``.info``:
 
-- :class:`VoiceTagger` runs an exported classifier (ONNX, numpy + onnxruntime).
+- :class:`EmbeddingVoiceTagger` (the bundled default) runs a small classifier
+  on the utterance's speaker embedding (:mod:`edge.speaker`, GE2E trained on
+  real speakers): ``female``, ``male``, ``child``, ``other``. It takes the
+  embedding when the caller already has it (``tag(..., embedding=v)``).
+- :class:`VoiceTagger` runs a log-mel classifier (ONNX, numpy + onnxruntime).
   Labels, confidence threshold, feature settings, the shortest judgeable
   utterance and whether the model takes a ``pitch`` input all come from the
   model file (DESIGN.md, "Model files").
@@ -33,6 +37,8 @@ from edge.pitch import (
 )
 
 log = logging.getLogger(__name__)
+
+EMBEDDING_INPUT = "embedding"  # input name of a model that judges a speaker embedding
 
 UNKNOWN = "unknown"
 CHILD = "child"  # with this label a model may judge voices above the adult F0 range
@@ -201,13 +207,92 @@ class VoiceTagger(ClassifierTagger):
         return self.session.run(["probs"], feeds)[0][0]
 
 
+class EmbeddingVoiceTagger:
+    """A voice-type model on the speaker embedding (input ``embedding`` (1, D), output ``probs``).
+
+    Refusals are the other taggers': too short, silent, noise-only, tonal or
+    clipped input is ``unknown`` at chance. There is no F0 ceiling: a mother
+    at 350 Hz to her child and the child itself are judged by timbre.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        threads: int = 1,
+        threshold: float | None = None,
+        encoder=None,
+    ):
+        path = bundled_model("voice") if model_path is None else Path(model_path)
+        self.session, self.info = open_session(path, expect_kind="voice", threads=threads)
+        self.labels = tuple(self.info.json_field("labels"))
+        stored = float(self.info.json_field("threshold", DEFAULT_THRESHOLD))
+        self.threshold = stored if threshold is None else threshold
+        self.min_seconds = float(self.info.json_field("min_seconds", PITCH_MIN_SECONDS))
+        self.speaker_sha256 = self.info.metadata.get("talkratio.speaker_sha256", "")
+        inputs = self.session.get_inputs()
+        if [i.name for i in inputs] != [EMBEDDING_INPUT]:
+            raise ModelError(f"{path}: an embedding voice model has one input, 'embedding'")
+        self.size = int(inputs[0].shape[-1])
+        self._encoder = encoder
+        if encoder is not None:
+            self._check_encoder(encoder)
+
+    @property
+    def encoder(self):
+        """The speaker encoder (the bundled one, loaded on first use)."""
+        if self._encoder is None:
+            from edge.speaker import SpeakerEncoder
+
+            self._encoder = SpeakerEncoder()
+            self._check_encoder(self._encoder)
+        return self._encoder
+
+    def _check_encoder(self, encoder) -> None:
+        if self.speaker_sha256 and encoder.info.sha256 != self.speaker_sha256:
+            log.warning(
+                "voice model %s was trained on speaker model %s, not %s: answers may be off",
+                self.info.path.name,
+                self.speaker_sha256[:12],
+                encoder.info.sha256[:12],
+            )
+
+    def tag(
+        self,
+        samples: np.ndarray,
+        track: PitchTrack | None = None,
+        embedding: np.ndarray | None = None,
+    ) -> VoiceResult:
+        """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`. ``track`` (its pitch track)
+        and ``embedding`` (its speaker embedding) are computed when not given."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.size < self.min_seconds * SAMPLE_RATE:
+            return _refuse(self.labels)
+        track = track_pitch(samples) if track is None else track
+        f0 = _median_f0(track)
+        if not judgeable(samples, track, None):
+            return _refuse(self.labels, f0)
+        vector = self.encoder.embed(samples) if embedding is None else embedding
+        vector = np.asarray(vector, dtype=np.float32).reshape(1, self.size)
+        probs = self.session.run(["probs"], {EMBEDDING_INPUT: vector})[0][0]
+        return _decide(self.labels, probs, self.threshold, f0)
+
+
+def takes_embedding(path: Path) -> bool:
+    """Whether the voice model at ``path`` judges a speaker embedding."""
+    session, _ = open_session(path, expect_kind="voice")
+    return [i.name for i in session.get_inputs()] == [EMBEDDING_INPUT]
+
+
 def load_voice_tagger(
     path: str | Path | None = None, threads: int = 1
-) -> VoiceTagger | PitchVoiceTagger:
+) -> EmbeddingVoiceTagger | VoiceTagger | PitchVoiceTagger:
     """The classifier at ``path`` (default: the bundled one), or the pitch tagger when
     no path was given and no model is bundled. A given path that does not exist
     raises :class:`ModelError`."""
     if path is None and not bundled_model("voice").is_file():
         log.warning("no voice model bundled; using the pitch tagger")
         return PitchVoiceTagger()
+    resolved = bundled_model("voice") if path is None else Path(path)
+    if resolved.is_file() and takes_embedding(resolved):
+        return EmbeddingVoiceTagger(resolved, threads=threads)
     return VoiceTagger(path, threads=threads)

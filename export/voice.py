@@ -187,8 +187,21 @@ def held_out_metrics(model_path: Path, test: Path, noise: Path | None) -> dict:
     return {c: {k: round(r["model"][k], 4) for k in keep} for c, r in results.items()}
 
 
+def _export_any(checkpoint: Path, out: Path, int8: bool, test: Path | None, noise: Path | None):
+    """A voice-type probe (embedding input) or a log-mel classifier, by what the checkpoint holds."""
+    import torch
+
+    from export.voice_probe import export_probe, is_probe
+
+    if is_probe(torch.load(checkpoint, weights_only=False)):
+        return export_probe(checkpoint, out, int8)
+    return export_voice(checkpoint, out, int8, test, noise)
+
+
 def cli(
-    checkpoint: Path = typer.Argument(..., help="voice.pt written by talkratio-train voice"),
+    checkpoint: Path = typer.Argument(
+        ..., help="voice.pt (talkratio-train voice) or probe.pt (talkratio-train voice-probe)"
+    ),
     out: Path = typer.Option(..., help="fp32 ONNX path; --int8 writes NAME.int8.onnx beside it"),
     int8: bool = typer.Option(False, "--int8", help="also write the INT8 model"),
     test: Path = typer.Option(None, help="test manifest: held-out figures into the metadata"),
@@ -202,5 +215,5 @@ def cli(
     if not checkpoint.is_file():
         typer.echo(f"error: checkpoint {checkpoint} does not exist", err=True)
         raise typer.Exit(2)
-    for path in export_voice(checkpoint, out, int8, test, noise):
+    for path in _export_any(checkpoint, out, int8, test, noise):
         typer.echo(f"{path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -20,6 +20,8 @@ COMMANDS = {
     "voice": "training.voice.train",
     "voice-eval": "training.voice.evaluate",
     "speaker-eval": "training.speaker_eval",
+    "voice-data": "training.voice.home",
+    "voice-probe": "training.voice.probe",
 }
 
 main = lazy_app("talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS)

@@ -157,9 +157,11 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
     return float(-log_probs[np.arange(labels.size), labels].mean())
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature minimising dev NLL (golden-section search on log T)."""
-    lo, hi = np.log(TEMPERATURE_BOUNDS[0]), np.log(TEMPERATURE_BOUNDS[1])
+def fit_temperature(
+    logits: np.ndarray, labels: np.ndarray, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+) -> float:
+    """The temperature within ``bounds`` minimising dev NLL (golden-section search on log T)."""
+    lo, hi = np.log(bounds[0]), np.log(bounds[1])
     ratio = (np.sqrt(5) - 1) / 2
     for _ in range(60):
         a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
