@@ -125,6 +125,15 @@ def test_vad_replay_finds_when_each_utterance_was_decided(scene):
         assert endpoint_s - 1e-6 <= waited <= options.hangover_ms / 1000 + linger_s + 0.1 + 1e-6
 
 
+def test_an_utterance_cut_from_a_longer_segment_is_told_from_one_that_ends_it():
+    from benchmarks.live import VadDecision, ends_its_segment
+
+    decisions = [VadDecision(0.0, 6.0, 6.3), VadDecision(8.0, 10.0, 10.3)]
+    assert not ends_its_segment((0.2, 3.0), decisions)  # a voice change cut it; the record waits for 6.0
+    assert ends_its_segment((3.1, 5.8), decisions)  # tightened to the voiced speech
+    assert ends_its_segment((8.2, 10.0), decisions)
+
+
 def test_stage_costs_cover_every_stage_of_a_scene(scene, fake_models):
     from benchmarks.stages import STAGES, ModelPair, load_pair, stage_costs, utterance_latency
 
