@@ -20,11 +20,12 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
+from export.onnx_utils import OPSET
+
 log = logging.getLogger(__name__)
 
 PARITY_TOLERANCE = 1e-4  # max abs difference of fp32 ONNX vs torch log-probs
 PARITY_FRAMES = 437  # ~4.4 s of 10 ms frames; odd, so strided sizes are exercised
-OPSET = 17
 MODEL_VERSION = "0.1.0"
 QUANTIZED_LSTM = "DynamicQuantizeLSTM"
 QUANTIZED_MATMULS = ("MatMulInteger", "DynamicQuantizeMatMul")

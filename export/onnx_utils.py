@@ -11,7 +11,9 @@ from pathlib import Path
 
 import onnx
 
-META_PREFIX = "talkratio."
+from edge.onnx_model import META_PREFIX
+
+OPSET = 17  # the ONNX opset every export writes (onnxruntime 1.17 and newer run it)
 
 
 def _as_text(value) -> str:

@@ -25,10 +25,10 @@ import numpy as np
 import typer
 
 from edge.audio import SAMPLE_RATE, FeatureConfig
+from export.onnx_utils import OPSET
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 VERSION = "1.0"
 NAME = "resemblyzer-ge2e"
 N_MELS = 40

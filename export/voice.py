@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from export.onnx_utils import OPSET
+
 log = logging.getLogger(__name__)
 
-OPSET = 17
 PARITY_SECONDS = (0.3, 2.0, 7.5, 15.0)  # utterance lengths checked torch vs onnxruntime
 PARITY_ATOL = 1e-4  # fp32 probabilities
 INT8_ATOL = 0.05  # INT8 probabilities may move this much from fp32 on random input

@@ -19,7 +19,6 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 VERSION = "2.0"
 PARITY_ATOL = 1e-5  # fp32 probabilities, torch vs onnxruntime
 INT8_ATOL = 0.02  # INT8 may move probabilities this much on unit vectors
@@ -97,7 +96,7 @@ def export_probe(checkpoint_path: Path, out: Path, int8: bool = False) -> list[P
     import torch
 
     from edge.speaker import SpeakerEncoder
-    from export.onnx_utils import quantize_int8, write_metadata
+    from export.onnx_utils import OPSET, quantize_int8, write_metadata
     from training.voice.probe import load_probe
 
     model, checkpoint = load_probe(checkpoint_path)

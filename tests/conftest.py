@@ -21,6 +21,8 @@ import soundfile as sf
 from edge.audio import LOGMEL, SAMPLE_RATE, SPECTROGRAM, load_audio
 from edge.recognition import PARENT_OF_VOICE
 from edge.stats import TalkSpan
+from training.scenes import TRUTH_TRIM_DB
+from training.synth import speech_bounds
 
 FAKE_VOCAB = ["<blank>", " ", "가", "나"]
 FAKE_STT_IDS = [2, 0, 1, 3, 0]  # greedy CTC: "가 나"
@@ -152,7 +154,9 @@ def build_scene(folder: Path, lines=SCENE_LINES, noise_rms: float = SCENE_NOISE_
     pieces, truth, t = [np.zeros(int(SCENE_LEAD_S * SAMPLE_RATE), np.float32)], [], SCENE_LEAD_S
     for voice, text, gap_after_s in lines:
         clip = speak(text, SCENE_VOICES[voice], folder)
-        truth.append(TalkSpan(t, t + clip.size / SAMPLE_RATE, voice, speaker=PARENT_OF_VOICE[voice]))
+        # the voice's own span, as training.scenes defines it (not the hum ko+f3 ends with)
+        low, high = (i / SAMPLE_RATE for i in speech_bounds(clip, TRUTH_TRIM_DB))
+        truth.append(TalkSpan(t + low, t + high, voice, speaker=PARENT_OF_VOICE[voice]))
         pieces += [clip, np.zeros(int(gap_after_s * SAMPLE_RATE), np.float32)]
         t += clip.size / SAMPLE_RATE + int(gap_after_s * SAMPLE_RATE) / SAMPLE_RATE
     audio = np.concatenate(pieces)

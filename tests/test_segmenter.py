@@ -61,9 +61,11 @@ def test_padding_gives_the_recognisers_audio_around_the_voiced_frames(clips):
     audio, _ = layout(1.0, clips["m"], 1.0)
     options = SegmenterOptions(pad_start_ms=150, pad_end_ms=150)
     (segment,) = segment_stream(blocks_of(audio), options)
-    assert segment.audio_start == pytest.approx(segment.start - 0.15, abs=0.031)
-    padded_s = segment.samples.size / SAMPLE_RATE
-    assert padded_s == pytest.approx(segment.duration + 0.3, abs=0.061)
+    # 150 ms on each side of the model's frames, to a frame; the voice's own edges lie
+    # within those frames or up to two frames (64 ms) before the first
+    audio_end = segment.audio_start + segment.samples.size / SAMPLE_RATE
+    assert 0.15 - 0.031 <= segment.start - segment.audio_start <= 0.15 + 0.031 + 0.064
+    assert 0.15 - 0.031 <= audio_end - segment.end <= 0.15 + 0.031 + 0.064
     first = int(segment.audio_start * SAMPLE_RATE)
     assert np.array_equal(segment.samples, audio[first : first + segment.samples.size])
 
@@ -156,6 +158,7 @@ def test_denoise_before_vad_still_finds_speech_in_noise(clips):
         (dict(endpoint_ms=300, hangover_ms=240), "endpoint_ms"),
         (dict(onset_threshold=0.3, offset_threshold=0.5), "offset_threshold"),
         (dict(onset_ms=200, onset_window_ms=150), "onset_ms"),
+        (dict(edge_drop_db=-3.0), "edge_drop_db"),
     ],
 )
 def test_impossible_options_are_refused(bad, named):
@@ -221,3 +224,25 @@ def test_seconds_do_not_grow_or_shrink_with_the_noise_level(clips):
         durations[snr_db] = segment.duration
     assert max(durations.values()) - min(durations.values()) < 0.1
     assert all(abs(d - (end - start)) < 0.15 for d in durations.values())
+
+
+def test_a_rooms_echo_after_the_last_word_does_not_lengthen_the_utterance(clips):
+    """In a reverberant room the model stays sure of speech while the echo dies away; the
+    seconds end near the voice's own end (its last 10 ms within 30 dB of its loudest, the
+    scenes' truth), in a dry room to a piece."""
+    from training.noise import reverberate
+    from training.scenes import TRUTH_TRIM_DB
+    from training.synth import speech_bounds
+
+    speech, spans = layout(2.0, clips["long_f"], 2.0)
+    voice_end = spans[0][0] + speech_bounds(clips["long_f"], TRUTH_TRIM_DB)[1] / SAMPLE_RATE
+    (dry,) = segment_stream(blocks_of(speech))
+    assert dry.end == pytest.approx(voice_end, abs=0.03)
+    room = np.random.default_rng(6)
+    wet = reverberate(speech, room, rt60_range_s=(0.5, 0.5), direct_ratio_range=(1.0, 1.0))
+    (echoing,) = segment_stream(blocks_of(wet), SegmenterOptions(edge_drop_db=0))
+    (segment,) = segment_stream(blocks_of(wet))
+    assert echoing.end > voice_end + 0.12  # the model's frames alone: the echo is speech
+    assert segment.end < echoing.end - 0.05
+    assert segment.end <= voice_end + 0.1
+    assert segment.start == pytest.approx(spans[0][0], abs=TOLERANCE_S)

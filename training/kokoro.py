@@ -45,7 +45,7 @@ TRAIN_FEMALE_VOICES = tuple(v for v in FEMALE_VOICES if v != HELD_OUT_VOICE)
 MALE_MIN_WEIGHT = 0.75  # jm_kumo's least share in a male blend: still clearly male
 BLEND_CONCENTRATION = 0.6  # Dirichlet alpha: < 1 favours blends near one voice, > 1 even mixes
 SPEED_RANGE = (0.85, 1.15)  # Kokoro speed factor (1.0: the voice's own rate)
-ADULT_AGES = (22, 40)
+ADULT_AGES = (22, 40)  # synthetic adults: inside the research selection's 20-40 filter
 TRIM_LEVEL = 0.01  # |sample| under this at the ends is silence (the model pads with near-zeros)
 
 # espeak-ng Korean symbol -> Kokoro phonemes. Longest match wins (``tʃh`` before ``tʃ``).

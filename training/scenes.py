@@ -8,7 +8,7 @@ never uses (:data:`training.synth.SCENE_VARIANTS`). Utterances never overlap.
 
 Each scene is a WAV (16 kHz mono 16-bit) and a JSON of the truth beside it:
 segments (role, voice, start, end, text, syllables, eojeol) whose boundaries are
-the speech itself (espeak's silences trimmed), and the summary of DESIGN.md
+the speech itself (espeak's silences and trailing hum trimmed), and the summary of DESIGN.md
 computed by the runtime's own :func:`edge.stats.summarize`, so truth and
 measurement use one definition. TV speech is listed with role ``tv`` but is not
 family talk: it is left out of the summary and reported as ``tv_s``.
@@ -49,6 +49,12 @@ LEVEL_DB = (-4.0, 2.0)  # per utterance level: distance from the microphone
 TV_LEVEL_DB = -12.0  # TV speech relative to family speech power
 TV_GAP_S = (0.2, 1.5)
 OUTPUT_PEAK = 0.8  # the mixed scene is scaled down to this peak if louder
+# the truth's speech: 10 ms pieces within 30 dB of the clip's loudest. synth trims a clip at
+# 40 dB, which keeps the flat hum some female and child espeak-ng voices leave after the last
+# word (100-140 ms at 30-37 dB below the voice): 3 % of a mother's seconds, 0.1 % of a
+# father's, counted as speech. 30 dB is the knee: 25 dB cuts only 0.6 % more
+# (python -m benchmarks.vad_dev --truth-table)
+TRUTH_TRIM_DB = 30.0
 ROLES = {"mother": "female", "father": "male", "child": "child"}
 
 
@@ -140,7 +146,8 @@ def family_track(
             return track, segments
         level = rng.uniform(*LEVEL_DB)
         track[start : start + speech.size] += home_noise.apply_gain(speech, level)
-        segments.append(_segment(role, ROLES[role], start, speech.size, text))
+        voice_start, voice_end = synth.speech_bounds(speech, TRUTH_TRIM_DB)
+        segments.append(_segment(role, ROLES[role], start + voice_start, voice_end - voice_start, text))
         long_pause = rng.random() < LONG_GAP_PROB
         t = (start + speech.size) / SAMPLE_RATE + rng.uniform(
             *(LONG_GAP_S if long_pause else GAP_S)

@@ -73,7 +73,6 @@ CALIBRATION_PITCHES = (
 )  # espeak -p values measured per variant (0 and 99 give octave errors)
 CALIBRATION_TEXT = "오늘 저녁에 뭐 먹을까? 엄마가 맛있는 거 해 줄게. 빨리 씻고 자자."
 SPEED_WPM = (135, 185)  # espeak -s range for adults
-ADULT_AGES = (22, 40)  # inside the research selection's 20-40 filter
 PEAK_LEVEL = (0.3, 0.9)  # each utterance's peak after normalisation
 PAD_S = (0.10, 0.40)  # silence kept before and after the speech
 TRIM_DB = 40.0  # frames this far below the loudest are silence
@@ -246,7 +245,7 @@ def make_speaker(
         pitch = pitch_for_f0(variant, target)
         if pitch is not None:
             speed = int(rng.integers(*SPEED_WPM)) + (15 if gender == "child" else 0)
-            age = int(rng.integers(4, 9)) if gender == "child" else int(rng.integers(*ADULT_AGES))
+            age = int(rng.integers(4, 9)) if gender == "child" else int(rng.integers(*kokoro.ADULT_AGES))
             return Speaker(speaker_id, gender, age, variant, pitch, speed, round(target, 1))
     raise RuntimeError(f"no {voice_gender} espeak-ng variant reaches the {gender} F0 range")
 
