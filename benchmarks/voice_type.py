@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python -m benchmarks.voice_type                 # 12 scenes, ~10 min on 2 cores
     .venv/bin/python -m benchmarks.voice_type --scenes 2      # checks the harness
-    .venv/bin/python -m benchmarks.voice_type --data /work/data/voicetype/home  # + test split
+    .venv/bin/python -m benchmarks.voice_type --data data/voicetype/home  # + test split
 
 Scenes (made here, deterministic): a mother, a father, a child and a TV, all
 voices the voice-type training never heard (the scene-only espeak-ng variants),
@@ -407,6 +407,18 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)  # fmt: skip
 
 
+def shown(value) -> str:
+    """An option as the results show it: paths without this machine's folders (relative to
+    the repository, or from their ``data`` folder on, as the docs name them)."""
+    if not isinstance(value, Path):
+        return str(value)
+    path = value.resolve()
+    if path.is_relative_to(REPO_ROOT):
+        return str(path.relative_to(REPO_ROOT))
+    parts = path.parts
+    return str(Path(*parts[parts.index("data") :])) if "data" in parts else str(value)
+
+
 def run(options: Options) -> dict:
     from edge.speaker import SpeakerEncoder
     from edge.voice import load_voice_tagger
@@ -418,7 +430,7 @@ def run(options: Options) -> dict:
     scenes = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
     results = {
         "model": f"{tagger.info.name} {tagger.info.version} ({tagger.info.sha256[:12]})",
-        "options": {k: str(v) for k, v in asdict(options).items()},
+        "options": {k: shown(v) for k, v in asdict(options).items()},
         "scenes": summarise(scenes),
     }
     if options.data is not None:

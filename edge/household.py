@@ -78,13 +78,14 @@ def enrol(
     )
 
 
-def match_threshold(info: ModelInfo) -> float:
-    """The cosine a parent's utterance must reach, from the speaker model's metadata."""
-    value = info.json_field("match_threshold")
+def match_threshold(info: ModelInfo, key: str = "match_threshold") -> float:
+    """The cosine a parent's utterance must reach, from the speaker model's metadata
+    (``key``: ``match_threshold``, or ``match_threshold_typed`` for the typed tier)."""
+    value = info.json_field(key)
     if value is None:
         raise ModelError(
-            f"{info.path} has no talkratio.match_threshold; calibrate it with "
-            "talkratio-train speaker-eval --model MODEL --write"
+            f"{info.path} has no talkratio.{key}; calibrate it with "
+            "talkratio-train speaker-eval --model MODEL --typed --write"
         )
     return float(value)
 
@@ -101,21 +102,28 @@ class Household:
                 )
         self.voiceprints = {p.role: p for p in voiceprints}
         self.threshold = match_threshold(model) if voiceprints else 1.0
+        typed = model.json_field("match_threshold_typed")  # older models: strict tier only
+        self.typed_threshold = self.threshold if typed is None else float(typed)
 
     @property
     def enrolled(self) -> list[str]:
         return [role for role in ROLES if role in self.voiceprints]
 
-    def match(self, embedding: np.ndarray) -> tuple[str | None, float | None]:
-        """``(role, cosine)``: the parent whose voiceprint is closest, when it is at least
-        the threshold and strictly closer than the other parent's; else ``(None, best
-        cosine)``. ``(None, None)`` with nobody enrolled."""
+    def match(
+        self, embedding: np.ndarray, voice: str | None = None
+    ) -> tuple[str | None, float | None]:
+        """``(role, cosine)``: the parent whose voiceprint is closest, when it is strictly
+        closer than the other parent's and reaches the strict threshold, or the typed one
+        when ``voice`` is that parent's voice type; else ``(None, best cosine)``.
+        ``(None, None)`` with nobody enrolled."""
         if not self.voiceprints:
             return None, None
         scores = {role: float(p.embedding @ embedding) for role, p in self.voiceprints.items()}
         best = max(scores, key=scores.get)
         others = [s for role, s in scores.items() if role != best]
-        if scores[best] >= self.threshold and all(scores[best] > s for s in others):
+        typed = PARENT_OF_VOICE.get(voice or "") == best
+        needed = min(self.threshold, self.typed_threshold) if typed else self.threshold
+        if scores[best] >= needed and all(scores[best] > s for s in others):
             return best, scores[best]
         return None, scores[best]
 
@@ -123,12 +131,13 @@ class Household:
 def speaker_of(voice: str, household: Household | None, embedding: np.ndarray | None):
     """``(speaker, score)`` of an utterance with voice type ``voice``.
 
-    Enrolled: the matched parent, never for a ``child`` or ``other`` voice.
-    Not enrolled: ``female`` is the mother and ``male`` the father (score None).
+    Enrolled: the matched parent (the typed tier when ``voice`` is theirs), never for a
+    ``child`` or ``other`` voice. Not enrolled: ``female`` is the mother and ``male``
+    the father (score None).
     """
     if household is None or not household.enrolled:
         return PARENT_OF_VOICE.get(voice), None
     if embedding is None:
         return None, None
-    role, score = household.match(embedding)
+    role, score = household.match(embedding, voice)
     return (None if voice in NEVER_PARENT_VOICES else role), score

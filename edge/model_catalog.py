@@ -8,7 +8,15 @@ from edge.onnx_model import META_PREFIX, ModelInfo, bundled_model, open_session
 from edge.speaker import bundled_speaker_model
 from edge.vad import BUNDLED_VAD
 
-SHOWN_KEYS = ("trained_on", "metrics", "threshold", "labels", "match_threshold", "license")
+SHOWN_KEYS = (
+    "trained_on",
+    "metrics",
+    "threshold",
+    "labels",
+    "match_threshold",
+    "match_threshold_typed",
+    "license",
+)
 
 
 def _describe(info: ModelInfo) -> dict:

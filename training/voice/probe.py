@@ -17,7 +17,7 @@ Steps (``talkratio-train voice-probe``):
    model's sha256, dev and test figures) for ``talkratio-export voice``.
 
 Example:
-    talkratio-train voice-probe --data /work/data/voicetype/home --out /work/data/voicetype/run
+    talkratio-train voice-probe --data data/voicetype/home --out data/voicetype/run
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ def cli(
 ) -> None:
     """Embed the home data with the bundled speaker encoder and train the voice-type probe.
 
-    Example: talkratio-train voice-probe --data /work/data/voicetype/home --out runs/voicetype
+    Example: talkratio-train voice-probe --data data/voicetype/home --out runs/voicetype
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
