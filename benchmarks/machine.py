@@ -113,3 +113,17 @@ def describe_machine() -> Machine:
         kernel=platform.release(), python=sys.version.split()[0], packages=_versions(),
         git_commit=_git_commit(), load_average_start=load_average(),
     )
+
+
+def repo_relative(value):
+    """``value`` (a results tree) with this checkout's absolute paths written relative to the
+    repository root, the home folder as ``~`` and the environment's console scripts by their
+    name (``talkratio``): results are read on other machines."""
+    if isinstance(value, dict):
+        return {key: repo_relative(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(repo_relative(item) for item in value)
+    if isinstance(value, str):
+        scripts = f"{Path(sys.executable).parent}/"
+        return value.replace(scripts, "").replace(f"{REPO_ROOT}/", "").replace(f"{Path.home()}/", "~/")
+    return value

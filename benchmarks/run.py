@@ -7,8 +7,9 @@ Usage::
 
 Inputs: the test split ``data/manifests_v1/test.jsonl`` (held-out speakers), its
 noise bank, household scenes (made with ``talkratio-train scenes`` on first use),
-the bundled models ``edge/assets/{stt,voice}.int8.onnx`` and their fp32 twins in
-``benchmarks/models/``. Peers (faster-whisper, Vosk) are used when installed.
+the bundled models in ``edge/assets/`` and the fp32 twins in ``benchmarks/models/``.
+The peers are compared by ``benchmarks.peer_lengths`` (per utterance length and on
+whole recordings); this run quotes its ``results/peers_by_length.json``.
 """
 
 from __future__ import annotations
@@ -45,17 +46,16 @@ class BenchOptions:
     voice: Path | None = None
     twins_dir: Path = REPO_ROOT / "benchmarks/models"
     accuracy_utterances: int = 160
-    peer_utterances: int = 20
+    peer_results: Path = REPO_ROOT / "benchmarks/results/peers_by_length.json"
     scenes: int = 2
     scene_minutes: float = 2.5
     live_s: float = 300.0
     threads: tuple[int, ...] = (1, 2)
-    peers: bool = True
     overlap: bool = True  # accuracy beside the live run (saves its length in wall time)
 
     @classmethod
     def quick_run(cls, **changes) -> BenchOptions:
-        return replace(cls(quick=True, accuracy_utterances=8, peer_utterances=3, scenes=1,
+        return replace(cls(quick=True, accuracy_utterances=8, scenes=1,
                            scene_minutes=0.5, live_s=20.0), **changes)
 
 
@@ -92,7 +92,7 @@ def run_benchmarks(options: BenchOptions, command: str) -> dict:
     _section(results, "stages", lambda: sections.stages(ctx))
     _section(results, "ladder", lambda: sections.ladder(ctx))
     _section(results, "compute", lambda: sections.compute(ctx))
-    _section(results, "peers", lambda: sections.peers(ctx))
+    _section(results, "peers", lambda: sections.peers_by_length(ctx))
     _section(results, "analyze", lambda: sections.analyze(ctx))
     if options.overlap:
         _live_beside_accuracy(results, ctx)
@@ -107,22 +107,19 @@ def run_benchmarks(options: BenchOptions, command: str) -> dict:
 
 
 def parse_args(argv: list[str] | None) -> BenchOptions:
-    parser = argparse.ArgumentParser(description="talkratio benchmarks (issue 6)")
+    parser = argparse.ArgumentParser(description="talkratio benchmarks (issues 6, 9, 10, 12)")
     parser.add_argument("--quick", action="store_true", help="a few seconds of audio per section")
     parser.add_argument("--out", type=Path, help="results folder (default benchmarks/results)")
     parser.add_argument("--manifest", type=Path, help="test manifest (default data/manifests_v1/test.jsonl)")
     parser.add_argument("--stt-model", type=Path, help="STT INT8 model (default: bundled)")
     parser.add_argument("--voice-model", type=Path, help="voice INT8 model (default: bundled)")
     parser.add_argument("--live-seconds", type=float, help="length of the live run")
-    parser.add_argument("--no-peers", action="store_true", help="skip faster-whisper and Vosk")
     parser.add_argument("--no-overlap", action="store_true",
                         help="run the accuracy evaluation after the live run, not beside it")
     args = parser.parse_args(argv)
     changes = {k: v for k, v in {"out_dir": args.out, "manifest": args.manifest, "stt": args.stt_model,
                                  "voice": args.voice_model, "live_s": args.live_seconds}.items()
                if v is not None}
-    if args.no_peers:
-        changes["peers"] = False
     if args.no_overlap:
         changes["overlap"] = False
     return BenchOptions.quick_run(**changes) if args.quick else BenchOptions(**changes)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import statistics
 import sys
 import tempfile
 import time
@@ -23,7 +21,7 @@ from benchmarks.audio_set import (
     long_recording,
     test_utterances,
 )
-from benchmarks.live import latency_stats, run_analyze, run_live
+from benchmarks.live import run_analyze, run_live
 from benchmarks.memory import trace_command
 from benchmarks.stages import (
     ModelPair,
@@ -34,7 +32,7 @@ from benchmarks.stages import (
     whole_pipeline,
 )
 from edge.audio import SAMPLE_RATE, compute_features, load_audio
-from edge.onnx_model import ModelError, bundled_model, open_session
+from edge.onnx_model import ASSETS_DIR, ModelError, bundled_model, open_session
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +40,7 @@ MB = 1e6  # model sizes in megabytes (10^6 bytes), as the 30 MB target is writte
 PARAMETER_MATCH = 0.002  # a model is "of preset P" when its parameters are within 0.2 % of P's
 SESSION_TIMING_S = 10.0  # the STT session is timed on 10 s of features for the MAC rate
 SESSION_REPEATS = 5
-SCENE_KEYS = ("mother_share", "female_s", "male_s", "child_s", "unknown_s", "turns")
+SCENE_KEYS = ("mother_share", "mother_s", "father_s", "child_s", "other_s", "child_turns")
 
 
 class BenchmarkInputError(RuntimeError):
@@ -170,8 +168,9 @@ def models(ctx: Context) -> dict:
     untrained = any(word in said for word in ("untrained", "placeholder", "random"))
     if untrained:
         ctx.notes.append("the bundled STT model says it is untrained (a placeholder): its CER means nothing")
-    total = sum(m.get("bytes", 0) for m in (stt, voice))
-    return {"bundled": {"stt": stt, "voice": voice}, "bundled_total_mb": round(total / MB, 2),
+    assets = bundled_assets()
+    return {"bundled": {"stt": stt, "voice": voice}, "bundled_files": assets,
+            "bundled_total_mb": round(sum(a["bytes"] for a in assets) / MB, 2),
             "bundled_stt_preset": ctx.bundled_preset, "bundled_stt_untrained_hint": untrained,
             "fp32_twins": {k: _model_file(p, k) for k, p in
                            (("stt", ctx.fp32.stt if ctx.fp32 else None),
@@ -179,6 +178,14 @@ def models(ctx: Context) -> dict:
             "presets": presets, "research_parameters_m": RESEARCH_PARAMETERS_M,
             "edge_preset_model": str(ctx.edge.stt) if ctx.edge else str(ctx.int8.stt),
             "edge_preset_untrained": ctx.edge_untrained}
+
+
+def bundled_assets(folder: Path = ASSETS_DIR) -> list[dict]:
+    """Every model the runtime ships: each ONNX file in ``edge/assets`` (STT, voice, speaker
+    encoder, neural VAD) and the STT's language model."""
+    paths = sorted(folder.glob("*.onnx")) + sorted(folder.glob("*.npz"))
+    return [{"file": path.name, "bytes": path.stat().st_size, "mb": round(path.stat().st_size / MB, 2)}
+            for path in paths]
 
 
 # --------------------------------------------------------------------------- speed
@@ -197,7 +204,7 @@ def stages(ctx: Context) -> dict:
             warm_up(recognizers)
             for where, paths, vad in (("scenes", ctx.scenes, True),
                                       ("utterances", [Path(c.audio) for c in ctx.ladder], False)):
-                cost = stage_costs(paths, recognizers, whole_pipeline=vad, vad=vad)
+                cost = stage_costs(paths, recognizers, whole=vad, vad=vad)
                 runs.append({"models": pair.label, "threads": threads, "audio": where, **cost.to_json()})
     if ctx.edge is not None:
         recognizers = load_pair(ctx.edge, 1)
@@ -209,7 +216,7 @@ def stages(ctx: Context) -> dict:
 
 def scene_statistics(ctx: Context) -> list[dict]:
     """What ``analyze`` says about each scene beside the scene's truth (bundled INT8 models)."""
-    _, analyses = whole_pipeline(ctx.scenes, load_pair(ctx.int8, 1))
+    _, _, analyses = whole_pipeline(ctx.scenes, load_pair(ctx.int8, 1))
     rows = []
     for path, analysis in zip(ctx.scenes, analyses, strict=True):
         truth_file = path.with_suffix(".json")
@@ -277,74 +284,26 @@ def compute(ctx: Context) -> dict:
 # --------------------------------------------------------------------------- peers
 
 
-def _peer_subset(clips: list[Clip], count: int) -> list[Clip]:
-    """``count`` utterances spread over the range of lengths."""
-    ordered = sorted(clips, key=lambda c: c.duration_s)
-    if len(ordered) <= count:
-        return ordered
-    return [ordered[int(i)] for i in np.linspace(0, len(ordered) - 1, count)]
+PEER_REPORT = "benchmarks/results/peers_by_length"  # .json/.md, from benchmarks.peer_lengths
+PEER = "whisper-base"
 
 
-def _engine_summary(run: dict, trace, refs: dict[str, str]) -> dict:
-    from training.korean import cer, normalise
-
-    timings = run["timings"]
-    seconds = [t["seconds"] for t in timings]
-    audio = [t["audio_s"] for t in timings]
-    hyps = [normalise(t["text"]) or "" for t in timings]
-    return {"available": True, "threads": run["threads"], "load_s": round(run["load_s"], 2),
-            "model_mib": round(run["model_mib"], 1), "peak_rss_mib": round(trace.peak_rss_mib, 1),
-            "mean_ms": round(1e3 * statistics.fmean(seconds), 1),
-            **{k: v for k, v in latency_stats(seconds).to_json().items() if k != "count"},
-            "rtf": round(sum(seconds) / sum(audio), 4), "settings": run["settings"],
-            "cer_note": round(cer([refs[t["id"]] for t in timings], hyps), 3),
-            "per_utterance_s": [round(s, 4) for s in seconds]}
-
-
-def _engine_env(threads: int) -> dict[str, str]:
-    pinned = {k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    return {**os.environ, **pinned}
-
-
-def peers(ctx: Context) -> dict:
-    from benchmarks.engines import ENGINES, engine_available
-
-    subset = _peer_subset(ctx.clips, ctx.options.peer_utterances)
-    refs = {c.id: c.text for c in subset}
-    work = Path(ctx.options.work_dir)
-    listing = work / "peer_utterances.json"
-    listing.write_text(json.dumps([{"id": c.id, "audio": c.audio} for c in subset], ensure_ascii=False))
-    engines = {}
-    for name in ENGINES:
-        why = engine_available(name) if (ctx.options.peers or name == "talkratio") else "peers skipped (--no-peers)"
-        if why:
-            engines[name] = {"available": False, "note": why}
-            continue
-        out = work / f"engine_{name}.json"
-        argv = [sys.executable, "-m", "benchmarks.engines", name, "--utterances", str(listing),
-                "--out", str(out), "--threads", "1", "--stt-model", str(ctx.int8.stt)]
-        argv += ["--voice-model", str(ctx.int8.voice)] if ctx.int8.voice else []
-        trace = trace_command(argv, timeout_s=900, env=_engine_env(1))
-        if trace.returncode != 0 or not out.exists():
-            engines[name] = {"available": False, "note": trace.stderr.strip()[-300:]}
-            continue
-        engines[name] = _engine_summary(json.loads(out.read_text()), trace, refs)
-    return {"utterances": len(subset), "audio_s": round(sum(c.duration_s for c in subset), 1),
-            "engines": engines, "speedup": _speedups(engines)}
-
-
-def _speedups(engines: dict) -> dict:
-    ours = engines.get("talkratio", {})
-    if not ours.get("available"):
-        return {}
-    result = {}
-    for name, run in engines.items():
-        if name != "talkratio" and run.get("available"):
-            ratios = np.asarray(run["per_utterance_s"]) / np.asarray(ours["per_utterance_s"])
-            result[name] = {"mean_time_ratio": round(run["mean_ms"] / ours["mean_ms"], 1),
-                            "median_per_utterance_ratio": round(float(np.median(ratios)), 1),
-                            "min_per_utterance_ratio": round(float(ratios.min()), 1)}
-    return result
+def peers_by_length(ctx: Context) -> dict:
+    """The peer comparison is ``benchmarks.peer_lengths``' own run (per utterance length and
+    on whole recordings, CPU time): its ratios are quoted from its results file, not re-measured."""
+    path = Path(ctx.options.peer_results)
+    if not path.is_file():
+        return {"available": False, "note": f"no {path.name}: run python -m benchmarks.peer_lengths"}
+    found = json.loads(path.read_text())
+    lengths = [{"target_s": row["target_s"], **{engine: round(row[PEER]["cpu_ms"] / max(e["cpu_ms"], 1e-6), 1)
+                                                for engine, e in row.items() if engine not in ("target_s", PEER)}}
+               for row in found.get("lengths", []) if PEER in row]
+    whole = [{"file": next(iter(rec.values()))["file"],
+              **{engine: round(rec[PEER]["cpu_s"] / max(r["cpu_s"], 1e-9), 1)
+                 for engine, r in rec.items() if engine != PEER}}
+             for rec in found.get("recordings", []) if PEER in rec]
+    return {"available": True, "report": f"{PEER_REPORT}.md", "measured_utc": found.get("utc"),
+            "command": found.get("command"), "cpu_ratio_by_length": lengths, "cpu_ratio_whole_recordings": whole}
 
 
 # --------------------------------------------------------------------------- memory, live
@@ -395,7 +354,7 @@ def _other_stt_models(folder: Path, known: set[Path]) -> dict[str, Path]:
 
 def accuracy(ctx: Context) -> dict:
     from edge.stt import SpeechRecognizer
-    from edge.voice import PitchVoiceTagger, VoiceTagger
+    from edge.voice import PitchVoiceTagger, load_voice_tagger
 
     test = acc.noisy_copies(ctx.clips, Path(ctx.options.noise))
     stt_models = {"int8": ctx.int8.stt, **({"fp32": ctx.fp32.stt} if ctx.fp32 else {})}
@@ -404,9 +363,9 @@ def accuracy(ctx: Context) -> dict:
            for label, path in stt_models.items()}
     taggers = {"pitch": PitchVoiceTagger()}
     if ctx.int8.voice:
-        taggers["learned int8"] = VoiceTagger(ctx.int8.voice)
+        taggers["learned int8"] = load_voice_tagger(ctx.int8.voice)
     if ctx.fp32 and ctx.fp32.voice and ctx.fp32.voice != ctx.int8.voice:
-        taggers["learned fp32"] = VoiceTagger(ctx.fp32.voice)
+        taggers["learned fp32"] = load_voice_tagger(ctx.fp32.voice)
     voice = {label: acc.voice_table(lambda x, t=tagger: t.tag(x).voice, test)
              for label, tagger in taggers.items()}
     return {"utterances": len(ctx.clips), "audio_s": round(sum(c.duration_s for c in ctx.clips), 1),

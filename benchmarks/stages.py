@@ -3,10 +3,11 @@
 Stages, each timed on its own with the runtime's own functions:
 
 - ``decode``: file to 16 kHz mono blocks (``iter_audio_blocks``);
-- ``vad``: the webrtcvad segmenter over those blocks (``segment_stream``);
-- ``features``: the STT and the voice model's features (``compute_features``);
-- ``stt``: the STT ONNX session on those features, then CTC decoding;
-- ``voice``: the voice tagger (pitch track and classifier) minus its features;
+- ``vad``: the segmenter over those blocks (``segment_stream`` with the runtime's
+  default, webrtcvad as the gate and the neural VAD (Silero) deciding);
+- ``speaker``: the speaker encoder's embedding of each utterance (``Recognizers.embedding``);
+- ``voice``: the voice tagger on the utterance and its embedding, its features included;
+- ``stt``: transcription (features, the ONNX session, CTC decoding with the language model);
 - ``store``: one committed SQLite row per utterance (``Store.add``).
 
 The ``whole`` figure is not a sum: it is ``analyze_file`` timed end to end plus
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.audio import SAMPLE_RATE, compute_features, iter_audio_blocks
+from edge.audio import SAMPLE_RATE, iter_audio_blocks
 from edge.pipeline import FileAnalysis, PipelineOptions, analyze_file
 from edge.recognition import Recognizers, load_recognizers
 from edge.segmenter import Segment, segment_stream
@@ -33,7 +34,7 @@ from edge.utterance import Utterance
 
 log = logging.getLogger(__name__)
 
-STAGES = ("decode", "vad", "features", "stt", "voice", "store")
+STAGES = ("decode", "vad", "speaker", "voice", "stt", "store")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class StageCost:
     utterances: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     whole_s: float | None = None
+    whole_cpu_s: float | None = None  # this process's CPU time for the same work (every thread)
 
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] += seconds
@@ -62,12 +64,15 @@ class StageCost:
         per_stage["sum"] = sum(per_stage.values())
         if self.whole_s is not None and self.audio_s:
             per_stage["whole"] = self.whole_s / self.audio_s
+        if self.whole_cpu_s is not None and self.audio_s:
+            per_stage["whole_cpu"] = self.whole_cpu_s / self.audio_s
         return per_stage
 
     def to_json(self) -> dict:
         return {"audio_s": round(self.audio_s, 2), "utterances": self.utterances,
                 "seconds": {k: round(v, 4) for k, v in self.seconds.items()},
                 "whole_s": None if self.whole_s is None else round(self.whole_s, 3),
+                "whole_cpu_s": None if self.whole_cpu_s is None else round(self.whole_cpu_s, 3),
                 "rtf": {k: round(v, 5) for k, v in self.rtf().items()}}
 
 
@@ -93,20 +98,15 @@ def _segments_of(path: Path, cost: StageCost) -> list[Segment]:
     return segments
 
 
-def _recognise_timed(samples: np.ndarray, recognizers: Recognizers, cost: StageCost) -> None:
-    stt, voice = recognizers.stt, recognizers.voice
-    features, seconds = timed(lambda: compute_features(samples, stt.info.features))
-    cost.add("features", seconds)
-    name = stt.session.get_inputs()[0].name
-    log_probs, seconds = timed(lambda: stt.session.run(None, {name: features[None]})[0][0])
-    _, decode_s = timed(lambda: stt.decode(log_probs))
-    cost.add("stt", seconds + decode_s)
-    voice_features_s = 0.0
-    if voice.info is not None:
-        _, voice_features_s = timed(lambda: compute_features(samples, voice.info.features))
-    _, seconds = timed(lambda: voice.tag(samples))
-    cost.add("features", voice_features_s)
-    cost.add("voice", max(0.0, seconds - voice_features_s))
+def _recognise_timed(segment: Segment, recognizers: Recognizers, cost: StageCost) -> None:
+    """What ``edge.recognition.recognise`` does to one segment, one stage at a time."""
+    embedding, seconds = timed(lambda: recognizers.embedding(segment))
+    cost.add("speaker", seconds)
+    _, seconds = timed(lambda: recognizers.voice.tag(segment.samples, segment.pitch, embedding=embedding))
+    cost.add("voice", seconds)
+    if recognizers.stt is not None:
+        _, seconds = timed(lambda: recognizers.stt.transcribe(segment.samples))
+        cost.add("stt", seconds)
 
 
 def _store_timed(segments: Sequence[Segment], recognizers: Recognizers, cost: StageCost) -> None:
@@ -122,7 +122,7 @@ def _store_timed(segments: Sequence[Segment], recognizers: Recognizers, cost: St
             cost.add("store", seconds)
 
 
-def stage_costs(paths: Sequence[Path], recognizers: Recognizers, whole_pipeline: bool = True,
+def stage_costs(paths: Sequence[Path], recognizers: Recognizers, whole: bool = True,
                 vad: bool = True) -> StageCost:
     """Per-stage cost over recordings (``vad``) or over single utterances (``vad=False``:
     each file is one utterance, as the recognisers see it after the segmenter)."""
@@ -137,40 +137,38 @@ def stage_costs(paths: Sequence[Path], recognizers: Recognizers, whole_pipeline:
             cost.audio_s += samples.size / SAMPLE_RATE
             segments = [Segment(0.0, samples.size / SAMPLE_RATE, 0.0, samples)]
         for segment in segments:
-            _recognise_timed(segment.samples, recognizers, cost)
+            _recognise_timed(segment, recognizers, cost)
         _store_timed(segments, recognizers, cost)
         cost.utterances += len(segments)
-    if whole_pipeline:
-        cost.whole_s = whole_pipeline_seconds(paths, recognizers)
+    if whole:
+        cost.whole_s, cost.whole_cpu_s, _ = whole_pipeline(paths, recognizers)
     return cost
 
 
-def whole_pipeline_seconds(paths: Sequence[Path], recognizers: Recognizers) -> float:
-    """``talkratio analyze`` in-process: analyze_file, then one stored row per utterance."""
-    return whole_pipeline(paths, recognizers)[0]
-
-
-def whole_pipeline(paths: Sequence[Path], recognizers: Recognizers) -> tuple[float, list[FileAnalysis]]:
-    """Seconds of analyze_file + storing, over ``paths``, and the analyses themselves."""
+def whole_pipeline(paths: Sequence[Path], recognizers: Recognizers
+                   ) -> tuple[float, float, list[FileAnalysis]]:
+    """``talkratio analyze`` in-process (analyze_file, then one stored row per utterance) over
+    ``paths``: its wall seconds, its CPU seconds and the analyses themselves."""
     from edge.store import Store
 
-    total, analyses = 0.0, []
+    wall = cpu = 0.0
+    analyses = []
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.db") as store:
         for path in paths:
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = analyze_file(path, recognizers)
             for utterance in result.utterances:
                 store.add(utterance)
-            total += time.perf_counter() - start
+            wall += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
             analyses.append(result)
-    return total, analyses
+    return wall, cpu, analyses
 
 
 def warm_up(recognizers: Recognizers, seconds: float = 2.0) -> None:
     """One pass over noise so that first-call costs (allocations, thread pools) are not timed."""
     samples = np.random.default_rng(0).normal(0, 0.05, int(seconds * SAMPLE_RATE)).astype(np.float32)
-    recognizers.voice.tag(samples)
-    recognizers.stt.transcribe(samples)
+    _recognise_timed(Segment(0.0, seconds, 0.0, samples), recognizers, StageCost())
 
 
 # --------------------------------------------------------------------------- per utterance
@@ -178,31 +176,32 @@ def warm_up(recognizers: Recognizers, seconds: float = 2.0) -> None:
 
 @dataclass(frozen=True)
 class UtteranceLatency:
-    """Recognition of one utterance of ``audio_s`` seconds (features, STT, voice), in seconds."""
+    """Recognition of one utterance of ``audio_s`` seconds (speaker embedding, voice, STT), in seconds."""
 
     audio_s: float
-    features_s: float
-    stt_s: float
+    speaker_s: float
     voice_s: float
+    stt_s: float
 
     @property
     def total_s(self) -> float:
-        return self.features_s + self.stt_s + self.voice_s
+        return self.speaker_s + self.voice_s + self.stt_s
 
     def to_json(self) -> dict:
-        return {"audio_s": round(self.audio_s, 2), "features_ms": round(self.features_s * 1e3, 2),
-                "stt_ms": round(self.stt_s * 1e3, 2), "voice_ms": round(self.voice_s * 1e3, 2),
+        return {"audio_s": round(self.audio_s, 2), "speaker_ms": round(self.speaker_s * 1e3, 2),
+                "voice_ms": round(self.voice_s * 1e3, 2), "stt_ms": round(self.stt_s * 1e3, 2),
                 "total_ms": round(self.total_s * 1e3, 2), "rtf": round(self.total_s / self.audio_s, 5)}
 
 
 def utterance_latency(samples: np.ndarray, recognizers: Recognizers, repeats: int = 3) -> UtteranceLatency:
     """Best of ``repeats`` for each part of recognising one utterance."""
+    segment = Segment(0.0, samples.size / SAMPLE_RATE, 0.0, samples)
     best: UtteranceLatency | None = None
     for _ in range(repeats):
         cost = StageCost()
-        _recognise_timed(samples, recognizers, cost)
-        run = UtteranceLatency(samples.size / SAMPLE_RATE, cost.seconds["features"],
-                               cost.seconds["stt"], cost.seconds["voice"])
+        _recognise_timed(segment, recognizers, cost)
+        run = UtteranceLatency(segment.duration, cost.seconds["speaker"], cost.seconds["voice"],
+                               cost.seconds["stt"])
         best = run if best is None or run.total_s < best.total_s else best
     assert best is not None
     return best

@@ -125,6 +125,15 @@ def test_vad_replay_finds_when_each_utterance_was_decided(scene):
         assert endpoint_s - 1e-6 <= waited <= options.hangover_ms / 1000 + linger_s + 0.1 + 1e-6
 
 
+def test_an_utterance_cut_from_a_longer_segment_is_told_from_one_that_ends_it():
+    from benchmarks.live import VadDecision, ends_its_segment
+
+    decisions = [VadDecision(0.0, 6.0, 6.3), VadDecision(8.0, 10.0, 10.3)]
+    assert not ends_its_segment((0.2, 3.0), decisions)  # a voice change cut it; the record waits for 6.0
+    assert ends_its_segment((3.1, 5.8), decisions)  # tightened to the voiced speech
+    assert ends_its_segment((8.2, 10.0), decisions)
+
+
 def test_stage_costs_cover_every_stage_of_a_scene(scene, fake_models):
     from benchmarks.stages import STAGES, ModelPair, load_pair, stage_costs, utterance_latency
 
@@ -135,9 +144,9 @@ def test_stage_costs_cover_every_stage_of_a_scene(scene, fake_models):
     assert all(cost.seconds[s] > 0 for s in STAGES)
     rtf = cost.rtf()
     assert rtf["sum"] == pytest.approx(sum(rtf[s] for s in STAGES))
-    assert rtf["whole"] > 0
+    assert rtf["whole"] > 0 and rtf["whole_cpu"] > 0
     one = utterance_latency(np.zeros(SAMPLE_RATE, np.float32), recognizers, repeats=1)
-    assert one.audio_s == 1.0 and one.total_s > 0
+    assert one.audio_s == 1.0 and one.total_s > 0 and one.speaker_s > 0
 
 
 def test_engine_worker_times_each_utterance(scene, fake_models):
@@ -172,35 +181,65 @@ def test_whisper_weights_are_joined_once_from_the_two_parts(tmp_path, monkeypatc
     assert (folder / "model.bin").stat().st_mtime_ns == mtime  # reused, not joined again
 
 
-def _results(rtf: float, p95: float, whisper_ms: float, peak: float, growth: float, mb: float) -> dict:
-    stages = {k: rtf / 6 for k in ("decode", "vad", "features", "stt", "voice", "store")}
+def _results(rtf: float, p95: float, ratios: tuple[float, float], growth: float, mb: float) -> dict:
+    stages = {k: rtf / 6 for k in ("decode", "vad", "speaker", "voice", "stt", "store")}
+    short, whole = ratios
     return {
         "command": "python -m benchmarks.run --quick", "mode": "quick", "started_utc": "now",
         "stages": {"scene_audio_s": 60, "runs": [{"models": "int8", "threads": 1, "audio": "scenes",
-                                                  "rtf": {**stages, "sum": rtf, "whole": rtf}}]},
+                                                  "rtf": {**stages, "sum": rtf, "whole": 2 * rtf, "whole_cpu": rtf}}]},
         "live": {"audio_s": 60, "utterances": 9, "transcribed": 9,
-                 "latency_detected_to_stored": {"count": 9, "p50_ms": p95 / 2, "p95_ms": p95, "max_ms": p95},
-                 "latency_speech_end_to_stored": {"count": 9, "p50_ms": 400, "p95_ms": 500, "max_ms": 600},
-                 "memory": {"peak_rss_mib": peak, "wall_s": 60, "times_s": [0, 30, 60], "rss_mib": [90, 95, 95],
+                 "latency_detected_to_stored": {"count": 9, "p50_ms": 20, "p95_ms": 40, "max_ms": 50},
+                 "latency_speech_end_to_stored": {"count": 9, "p50_ms": p95 / 2, "p95_ms": p95, "max_ms": p95},
+                 "memory": {"peak_rss_mib": 150, "wall_s": 60, "times_s": [0, 30, 60], "rss_mib": [90, 95, 95],
                             "slope": {"growth_mib": growth, "mib_per_hour": growth * 60, "flat": growth <= 1}}},
-        "peers": {"utterances": 4, "audio_s": 12, "engines": {
-            "talkratio": {"available": True, "mean_ms": 50.0, "peak_rss_mib": 90},
-            "whisper-base": {"available": True, "mean_ms": whisper_ms, "peak_rss_mib": 400}},
-            "speedup": {"whisper-base": {"mean_time_ratio": whisper_ms / 50, "median_per_utterance_ratio": 1,
-                                         "min_per_utterance_ratio": 1}}},
-        "models": {"bundled_total_mb": mb, "bundled": {"stt": {"present": True, "mb": mb}}},
+        "peers": {"available": True, "report": "benchmarks/results/peers_by_length.md", "measured_utc": "then",
+                  "command": "python -m benchmarks.peer_lengths",
+                  "cpu_ratio_by_length": [{"target_s": 1, "talkratio": 3 * short}, {"target_s": 8, "talkratio": short},
+                                          {"target_s": 30, "talkratio": 1.0}],  # 30 s is past the 8 s target
+                  "cpu_ratio_whole_recordings": [{"file": "household.wav", "talkratio": whole}]},
+        "models": {"bundled_total_mb": mb, "bundled_files": [{"file": "stt.int8.onnx", "bytes": mb * 1e6, "mb": mb}],
+                   "bundled": {"stt": {"present": True, "mb": mb}}},
     }
 
 
 def test_targets_pass_and_misses_say_by_how_much(tmp_path):
-    good = {t.name: t for t in judge_targets(_results(0.02, 120, 1000, 150, 0.2, 12))}
-    assert all(t.passed for t in good.values())
-    bad = {t.name: t for t in judge_targets(_results(0.10, 260, 300, 250, 5.0, 40))}
+    good = {t.name: t for t in judge_targets(_results(0.02, 380, (25, 12), 0.2, 12))}
+    assert len(good) == 6 and all(t.passed for t in good.values())
+    bad = {t.name: t for t in judge_targets(_results(0.04, 460, (15, 6), 5.0, 40))}
     assert not any(t.passed for t in bad.values())
-    assert bad["whole-pipeline RTF, 1 thread"].detail.startswith("2.0x over")
-    assert bad["end of speech (VAD decision) -> stored, p95"].detail.startswith("60 ms over")
-    assert bad["live run peak RSS, flat"].detail.startswith("50 MiB over")
-    paths = write_outputs(_results(0.10, 260, 300, 250, 5.0, 40), tmp_path, "bench")
+    assert bad["whole-pipeline RTF, 1 thread (CPU time)"].detail.startswith("2.0x over")
+    assert bad["last word -> stored record, p95, utterances <= 8 s"].detail.startswith("60 ms over")
+    assert bad["CPU vs whisper-base INT8, utterances 1-8 s (peers_by_length)"].measured == "15.0x less"
+    assert bad["CPU vs whisper-base INT8 + VAD filter, whole recordings (peers_by_length)"].measured == "6.0x less"
+    assert bad["live run peak RSS, flat"].measured == "150 MiB, growing"
+    paths = write_outputs(_results(0.04, 460, (15, 6), 5.0, 40), tmp_path, "bench")
     assert {p.suffix for p in paths} == {".json", ".md", ".png"}
-    assert "| whole-pipeline RTF, 1 thread | <= 0.05 | 0.1000 | MISS |" in paths[1].read_text()
+    assert "| whole-pipeline RTF, 1 thread (CPU time) | <= 0.02 | 0.0400 | MISS |" in paths[1].read_text()
     assert json.loads(paths[0].read_text())["targets_summary"]
+
+
+def test_results_name_paths_relative_to_the_repository(tmp_path):
+    from benchmarks.machine import REPO_ROOT
+
+    results = _results(0.01, 300, (25, 12), 0.1, 12)
+    results["inputs"] = {"manifest": str(REPO_ROOT / "data/manifests_v1/test.jsonl"),
+                         "scenes": [str(REPO_ROOT / "data/bench_v1/scene_0.wav")]}
+    results["machine"] = {"notes": [f"no fp32 twin {REPO_ROOT}/benchmarks/models/stt.fp32.onnx"]}
+    results["live"]["command"] = f"{Path(sys.executable).parent}/talkratio live --db {REPO_ROOT}/data/x.db"
+    paths = write_outputs(results, tmp_path, "bench")
+    written = json.loads(paths[0].read_text())
+    assert written["inputs"] == {"manifest": "data/manifests_v1/test.jsonl", "scenes": ["data/bench_v1/scene_0.wav"]}
+    assert written["machine"]["notes"] == ["no fp32 twin benchmarks/models/stt.fp32.onnx"]
+    assert written["live"]["command"] == "talkratio live --db data/x.db"
+    assert str(REPO_ROOT) not in paths[0].read_text() + paths[1].read_text()
+
+
+def test_bundled_size_counts_every_model_and_the_language_model(tmp_path):
+    from benchmarks.sections import bundled_assets
+
+    for name, size in (("stt.int8.onnx", 3000), ("vad.onnx", 2000), ("stt.lm.npz", 500), ("stt.md", 9999)):
+        (tmp_path / name).write_bytes(b"x" * size)
+    assets = bundled_assets(tmp_path)
+    assert sorted(a["file"] for a in assets) == ["stt.int8.onnx", "stt.lm.npz", "vad.onnx"]  # not the card
+    assert sum(a["bytes"] for a in assets) == 5500
