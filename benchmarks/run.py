@@ -25,12 +25,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks import sections
-from benchmarks.machine import describe_machine, load_average
+from benchmarks.machine import REPO_ROOT, describe_machine, load_average
 from benchmarks.report import write_outputs
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)

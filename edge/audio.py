@@ -23,6 +23,7 @@ import soxr
 from edge.errors import UserError
 
 SAMPLE_RATE = 16_000  # Hz; every model and the VAD run at 16 kHz
+PCM16_SCALE = 32767  # float [-1, 1] to 16-bit PCM (webrtcvad and Vosk read it)
 WIN_MS = 20  # DeepSpeech2 analysis window
 HOP_MS = 10  # one feature frame every 10 ms
 WIN_SAMPLES = SAMPLE_RATE * WIN_MS // 1000  # 320 samples in a 20 ms window

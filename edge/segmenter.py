@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import webrtcvad
 
-from edge.audio import SAMPLE_RATE
+from edge.audio import PCM16_SCALE, SAMPLE_RATE
 from edge.pitch import PitchTrack
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,6 @@ VAD_KINDS = ("webrtc", "silero", "both")
 VAD_LABELS = {"webrtc": "webrtc", "silero": "silero", "both": "webrtc+silero"}  # in ``options``
 VAD_FRAME_MS = (10, 20, 30)  # the only frame lengths webrtcvad accepts
 GATE_FRAME_MS = 30  # beside the neural VAD, webrtcvad judges the first 30 ms of each 32 ms window
-PCM16_SCALE = 32767  # float [-1, 1] to the int16 PCM webrtcvad reads
 DENOISE_BLOCK_S = 1.0  # noisereduce needs context: it sees 1 s at a time (adds 1 s of delay)
 SPLIT_SMOOTH_FRAMES = 3  # the split point is the least speech-like 3-frame stretch
 # a split needs min_utterance_ms on each side plus its smoothing window: 3 frames of at most
