@@ -32,7 +32,8 @@ INT8_OPS = ("MatMul", "Gemm")
 
 
 def calibrated(model, temperature: float):
-    """``model`` followed by softmax(logits / temperature): the exported graph."""
+    """``model`` followed by softmax(logits / temperature): the exported graph of every voice
+    model (the CNN's ``features[, pitch]`` and the probe's ``embedding`` alike)."""
     import torch
 
     class CalibratedVoice(torch.nn.Module):
@@ -41,8 +42,8 @@ def calibrated(model, temperature: float):
             self.model = model
             self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
 
-        def forward(self, features, pitch=None):
-            return torch.softmax(self.model(features, pitch) * self.inverse_temperature, dim=1)
+        def forward(self, *inputs):
+            return torch.softmax(self.model(*inputs) * self.inverse_temperature, dim=1)
 
     return CalibratedVoice().eval()
 

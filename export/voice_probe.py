@@ -31,22 +31,6 @@ def is_probe(checkpoint: dict) -> bool:
     return "speaker_sha256" in checkpoint
 
 
-def calibrated(model, temperature: float):
-    """``model`` followed by softmax(logits / temperature)."""
-    import torch
-
-    class CalibratedProbe(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-            self.register_buffer("inverse_temperature", torch.tensor(1.0 / temperature))
-
-        def forward(self, embedding):
-            return torch.softmax(self.model(embedding) * self.inverse_temperature, dim=1)
-
-    return CalibratedProbe().eval()
-
-
 def unit_vectors(size: int, count: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((count, size)).astype(np.float32)
@@ -97,6 +81,7 @@ def export_probe(checkpoint_path: Path, out: Path, int8: bool = False) -> list[P
 
     from edge.speaker import SpeakerEncoder
     from export.onnx_utils import OPSET, quantize_int8, write_metadata
+    from export.voice import calibrated
     from training.voice.probe import load_probe
 
     model, checkpoint = load_probe(checkpoint_path)
