@@ -2,7 +2,8 @@
 
 Every page opens the store read-only for the length of one request; only the
 two confirmed POST actions (forget a voiceprint, delete everything) open it
-for writing. A missing database is a page that says so, never a created file.
+for writing. A missing database is a page that says so, never a created file:
+any StoreError becomes that page through one exception handler.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Pages:
             store.close()
 
     def no_store(self, request: Request, error: StoreError) -> Response:
+        """Every page's answer when the store cannot be read or written (the app's handler)."""
         log.warning("%s", error)
         message = (
             "아직 저장된 기록이 없습니다."
@@ -92,11 +94,8 @@ class Pages:
 
     def today(self, request: Request) -> Response:
         day = _day(request)
-        try:
-            with self.store() as store:
-                figures = day_figures(store, day)
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store() as store:
+            figures = day_figures(store, day)
         groups = [
             Group(
                 f"{hour}시" if hour % HOUR_TICK_EVERY == 0 else "",
@@ -120,11 +119,8 @@ class Pages:
 
     def week(self, request: Request) -> Response:
         day = _day(request)
-        try:
-            with self.store() as store:
-                figures = week_figures(store, day)
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store() as store:
+            figures = week_figures(store, day)
         groups = [
             Group(WEEKDAYS_KO[d.weekday()], f"{d:%m/%d}", minutes_by_role(s, PARENTS))
             for d, s in figures.days
@@ -140,11 +136,8 @@ class Pages:
         )
 
     def household_page(self, request: Request) -> Response:
-        try:
-            with self.store() as store:
-                enrolled = household.enrolled(store)
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store() as store:
+            enrolled = household.enrolled(store)
         return self.render(
             request,
             "household.html",
@@ -163,21 +156,15 @@ class Pages:
         if not same_secret(form.get("csrf"), self.csrf):
             return _csrf_refused(self, request)
         role = str(form.get("role", ""))
-        try:
-            with self.store(writable=True) as store:
-                done = household.forget(store, role)
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store(writable=True) as store:
+            done = household.forget(store, role)
         log.warning("voiceprint of %s forgotten from the dashboard: %s", role, done)
         return RedirectResponse(f"/household?forgotten={role if done else ''}", 303)
 
     def privacy(self, request: Request) -> Response:
-        try:
-            with self.store() as store:
-                overview = store.overview()
-                voiceprints = len(household.enrolled(store))
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store() as store:
+            overview = store.overview()
+            voiceprints = len(household.enrolled(store))
         return self.render(
             request,
             "privacy.html",
@@ -197,19 +184,13 @@ class Pages:
             return _csrf_refused(self, request)
         if str(form.get("confirm", "")).strip() != ERASE_WORD:
             return self.render(request, "erase.html", 400, word=ERASE_WORD, mistyped=True)
-        try:
-            with self.store(writable=True) as store:
-                wiped = store.erase_everything()
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store(writable=True) as store:
+            wiped = store.erase_everything()
         return RedirectResponse(f"/privacy?erased={'wiped' if wiped else 'pending'}", 303)
 
     def device(self, request: Request) -> Response:
-        try:
-            with self.store() as store:
-                overview = store.overview()
-        except StoreError as exc:
-            return self.no_store(request, exc)
+        with self.store() as store:
+            overview = store.overview()
         status = read_status(status_path(self.settings.db_path))
         stale = status is None or time.time() - status.updated_at > STATUS_STALE_S
         return self.render(request, "device.html", status=status, stale=stale, overview=overview)
@@ -258,5 +239,7 @@ def create_app(settings: WebSettings) -> Starlette:
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(
-        routes=routes, middleware=[Middleware(Guard, access_token=settings.access_token)]
+        routes=routes,
+        middleware=[Middleware(Guard, access_token=settings.access_token)],
+        exception_handlers={StoreError: pages.no_store},
     )
