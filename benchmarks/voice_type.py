@@ -34,13 +34,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks import voice_pipeline
 from edge.audio import SAMPLE_RATE
+from edge.voice_change import TYPED_CHANGE_DISTANCE, VoiceChangeOptions
 from training import noise as home_noise
 from training import synth
 from training.voice import home
@@ -73,6 +76,10 @@ class Options:
     data: Path | None = None  # voice-data folder: test-split figures too
     out: Path = RESULTS
     model: Path | None = None  # voice model (default: the bundled one)
+    # voices and sentences: "test" (held out) or "dev" (for choosing thresholds: never test)
+    split: str = "test"
+    pipeline: bool = False  # also the whole pipeline on each scene laid into one recording
+    voice_change: VoiceChangeOptions = VoiceChangeOptions()  # of the pipeline
 
 
 @dataclass(frozen=True)
@@ -87,10 +94,10 @@ class Utterance:
 # --------------------------------------------------------------------------- scenes
 
 
-def cast(index: int, rng: np.random.Generator) -> dict[str, dict]:
+def cast(index: int, rng: np.random.Generator, split: str = "test") -> dict[str, dict]:
     """Per-scene voices: variant, base F0 and vocal-tract scale of each role."""
-    females = home.split_variants("test", "female")
-    males = home.split_variants("test", "male")
+    females = home.split_variants(split, "female")
+    males = home.split_variants(split, "male")
     mother = str(rng.choice(females))
     child_source = str(rng.choice([v for v in females + males if v != mother]))
     child_f0 = (235.0, 275.0) if index % 2 == 0 else (300.0, 420.0)
@@ -125,10 +132,10 @@ def speak(variant: str, text: str, change: VoiceChange) -> np.ndarray:
     return convert(synth.synthesize(text, speaker), change)
 
 
-def tv_utterance(text: str, rng: np.random.Generator) -> np.ndarray:
-    """A presenter (any held-out voice, adult) through a TV's loudspeaker."""
+def tv_utterance(text: str, rng: np.random.Generator, split: str = "test") -> np.ndarray:
+    """A presenter (any voice of the split, adult) through a TV's loudspeaker."""
     gender = str(rng.choice(["female", "male"]))
-    variant = str(rng.choice(home.split_variants("test", gender)))
+    variant = str(rng.choice(home.split_variants(split, gender)))
     change = VoiceChange(f0_median_hz=home.draw_adult_f0(gender, rng))
     return home.loudspeaker(speak(variant, text, change), rng)
 
@@ -136,9 +143,9 @@ def tv_utterance(text: str, rng: np.random.Generator) -> np.ndarray:
 def make_scene(index: int, options: Options) -> tuple[list[Utterance], dict, float]:
     """``(utterances, cast, tv level dB)`` of scene ``index`` (clean speech, before noise)."""
     rng = np.random.default_rng([options.seed, index])
-    voices = cast(index, rng)
-    adult_text = home.split_sentences("test", short=False)
-    child_text = home.split_sentences("test", short=True)
+    voices = cast(index, rng, options.split)
+    adult_text = home.split_sentences(options.split, short=False)
+    child_text = home.split_sentences(options.split, short=True)
     roles = list(ROLE_WEIGHTS)
     out = []
     for _ in range(options.utterances):
@@ -146,7 +153,7 @@ def make_scene(index: int, options: Options) -> tuple[list[Utterance], dict, flo
         pool = child_text if role == "child" else adult_text
         text = str(pool[int(rng.integers(len(pool)))])
         if role == "tv":
-            x, style, f0 = tv_utterance(text, rng), "tv", 0.0
+            x, style, f0 = tv_utterance(text, rng, options.split), "tv", 0.0
         else:
             style, change = change_for(role, voices[role], rng)
             x, f0 = speak(voices[role]["variant"], text, change), change.f0_median_hz
@@ -154,9 +161,9 @@ def make_scene(index: int, options: Options) -> tuple[list[Utterance], dict, flo
     return out, voices, float(rng.uniform(*TV_LEVEL_DB))
 
 
-def enrolment_audio(voice: dict, rng: np.random.Generator) -> np.ndarray:
+def enrolment_audio(voice: dict, rng: np.random.Generator, split: str = "test") -> np.ndarray:
     """About 30 s of one parent alone in their everyday voice (sentences the scene may not use)."""
-    pool = home.split_sentences("test", short=False)
+    pool = home.split_sentences(split, short=False)
     picks = rng.choice(len(pool), ENROL_SENTENCES, replace=False)
     change = VoiceChange(f0_median_hz=voice["f0"], formant_scale=voice["formant"])
     pause = np.zeros(SAMPLE_RATE // 2, np.float32)
@@ -170,15 +177,23 @@ def blocks(x: np.ndarray) -> list[np.ndarray]:
     return [x[i : i + step] for i in range(0, x.size, step)]
 
 
-def mix(utterances: list[Utterance], snr_db: float, tv_db: float, rng) -> list[np.ndarray]:
-    """Each utterance at its level in the scene's noise: family speech sets the reference power."""
+def levelled(utterances: list[Utterance], snr_db: float, tv_db: float) -> tuple[list, float]:
+    """Each utterance's clean speech at its level, and the noise power of the scene's SNR:
+    family speech sets the reference power, the TV sits ``tv_db`` under it."""
     family = [u.samples for u in utterances if u.role != "tv"]
     reference = float(np.mean([home_noise.power(x) for x in family])) if family else 1e-2
-    noise_power = reference / 10 ** (snr_db / 10)
     out = []
     for u in utterances:
         target = reference * (10 ** (tv_db / 10) if u.role == "tv" else 1.0)
-        x = u.samples * np.float32(np.sqrt(target / max(home_noise.power(u.samples), 1e-12)))
+        out.append(u.samples * np.float32(np.sqrt(target / max(home_noise.power(u.samples), 1e-12))))
+    return out, reference / 10 ** (snr_db / 10)
+
+
+def mix(utterances: list[Utterance], snr_db: float, tv_db: float, rng) -> list[np.ndarray]:
+    """Each utterance at its level in its own stretch of the scene's noise."""
+    speech, noise_power = levelled(utterances, snr_db, tv_db)
+    out = []
+    for x in speech:
         noise = home.fresh_noise(x.size, rng) * np.float32(np.sqrt(noise_power))
         out.append(np.clip(x + noise, -1, 1).astype(np.float32))
     return out
@@ -202,14 +217,17 @@ def parent_of(voice: str) -> str | None:
     return {"female": "mother", "male": "father"}.get(voice)
 
 
-def judge_scene(index: int, options: Options, tagger, encoder) -> list[Judged]:
+def judge_scene(index: int, options: Options, tagger, encoder) -> tuple[list[Judged], dict | None]:
+    """The scene's utterances judged one by one, and (``options.pipeline``) the figures of
+    the scene as one recording through the whole pipeline."""
     from edge.household import Household, enrol, speaker_of
 
     utterances, voices, tv_db = make_scene(index, options)
     rng = np.random.default_rng([options.seed, index, 1])
     snr = SNRS_DB[index % len(SNRS_DB)]
     prints = [
-        enrol(role, [enrolment_audio(voices[role], rng)], encoder) for role in ("mother", "father")
+        enrol(role, [enrolment_audio(voices[role], rng, options.split)], encoder)
+        for role in ("mother", "father")
     ]
     household = Household(prints, encoder.info)
     judged = []
@@ -219,7 +237,36 @@ def judge_scene(index: int, options: Options, tagger, encoder) -> list[Judged]:
         speaker, _ = speaker_of(voice, household, embedding)
         judged.append(Judged(u.role, u.style, u.seconds, u.f0_hz, voice, parent_of(voice), speaker))
     log.info("scene %d (SNR %.0f dB, TV %.0f dB): %d utterances", index, snr, tv_db, len(judged))
-    return judged
+    if not options.pipeline:
+        return judged, None
+    households = {"without_enrolment": None, "with_enrolment": household}
+    return judged, pipeline_scene(index, options, (utterances, snr, tv_db), judged, households, tagger, encoder)
+
+
+def pipeline_scene(index, options, scene, judged, households, tagger, encoder) -> dict:
+    """Figures of the scene ``(utterances, snr dB, tv dB)`` laid into one recording, through
+    ``talkratio analyze``'s pipeline and, on the same timeline, cut as the truth cuts it,
+    without and with the enrolled household: ``{enrolment: {segmentation: figures}}``."""
+    from edge.recognition import Recognizers
+
+    utterances, snr, tv_db = scene
+    rng = np.random.default_rng([options.seed, index, 2])
+    speech, noise_power = levelled(utterances, snr, tv_db)
+
+    def noise(n: int) -> np.ndarray:
+        return home.fresh_noise(n, rng) * np.float32(np.sqrt(noise_power))
+
+    samples, spans = voice_pipeline.recording(speech, [u.role for u in utterances], noise, rng)
+    voices = [j.voice for j in judged]
+    out = {}
+    for (name, household), field in zip(households.items(), ("speaker", "enrolled_speaker"), strict=True):
+        cut = voice_pipeline.judged_spans(spans, voices, [getattr(j, field) for j in judged])
+        recognizers = Recognizers(voice=tagger, speaker=encoder, household=household)
+        records = voice_pipeline.analyse(samples, recognizers, options.voice_change)
+        out[name] = {"truth_segmentation": voice_pipeline.scene_figures(spans, cut),
+                     "pipeline": voice_pipeline.scene_figures(spans, records)}
+    log.info("scene %d through the pipeline: %d s", index, round(samples.size / SAMPLE_RATE))
+    return out  # fmt: skip
 
 
 def seconds_of(judged: list[Judged], role: str, field: str | None) -> float:
@@ -356,11 +403,13 @@ def split_figures(data, tagger, style: str | None = None) -> dict:
 
 def markdown(results: dict) -> str:
     s = results["scenes"]
+    which = ("held-out household scenes" if results["options"]["split"] == "test"
+             else "development scenes (dev voices and training sentences: for choosing thresholds)")
     lines = [
-        "# Voice type and parents' shares (`python -m benchmarks.voice_type`)",
+        f"# Voice type and parents' shares (`{results['command']}`)",
         "",
-        f"{s['scenes']} held-out household scenes, {s['utterances']} utterances, {s['speech_s']} s of speech "
-        "(voices and sentences training never had, child-directed speech, children under and over 280 Hz, "
+        f"{s['scenes']} {which}, {s['utterances']} utterances, {s['speech_s']} s of speech "
+        "(child-directed speech, children under and over 280 Hz, "
         "TV at -20 to -6 dB, test-only noise at 5-20 dB). Utterances judged one by one (truth segmentation).",
         "",
         "| figure | without enrolment | with enrolment | target |",
@@ -390,6 +439,9 @@ def markdown(results: dict) -> str:
     ]
     lines += ["| utterances | voice given (share of seconds) |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in s["by_style"].items()]
+    if "pipeline" in results:
+        lines += ["", "## The whole pipeline (`--pipeline`)", "", PIPELINE_NOTE, ""]
+        lines += voice_pipeline.markdown(results["pipeline"])
     for split, parts in results.get("test_splits", {}).items():
         lines += ["", f"## Home data split `{split}` ({SPLIT_TITLES[split]}; test-only noise)", ""]
         lines += [
@@ -405,6 +457,18 @@ def markdown(results: dict) -> str:
                 )
     lines += ["", f"Model: {results['model']}; machine time {results['wall_s']} s.", ""]
     return "\n".join(lines)  # fmt: skip
+
+
+PIPELINE_NOTE = (
+    "Each scene's utterances laid end to end into one recording in one continuous noise, with "
+    f"pauses of {voice_pipeline.GAP_S[0]}-{voice_pipeline.GAP_S[1]} s, or "
+    f"{voice_pipeline.QUICK_GAP_S[0]}-{voice_pipeline.QUICK_GAP_S[1]} s for "
+    f"{voice_pipeline.QUICK_SHARE:.0%} of them (a reply quicker than the VAD's endpoint: the "
+    "segmenter joins it to what it answers, and only the voice-change stage can cut it off), "
+    "through `edge.pipeline.analyze_file` (what `talkratio analyze` runs; no transcription). "
+    "Truth seconds are each utterance's voice (10 ms pieces within 30 dB of its loudest); "
+    "\"truth segmentation\" gives those spans the voice and speaker each utterance was judged "
+    "alone, \"whole pipeline\" is what the VAD, the voice-change cuts and the recognisers recorded.")
 
 
 def shown(value) -> str:
@@ -427,12 +491,14 @@ def run(options: Options) -> dict:
     encoder = SpeakerEncoder()
     tagger = load_voice_tagger(options.model)
     tagger._encoder = encoder
-    scenes = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
+    judged = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
     results = {
         "model": f"{tagger.info.name} {tagger.info.version} ({tagger.info.sha256[:12]})",
         "options": {k: shown(v) for k, v in asdict(options).items()},
-        "scenes": summarise(scenes),
+        "scenes": summarise([scene for scene, _ in judged]),
     }
+    if options.pipeline:
+        results["pipeline"] = voice_pipeline.summarise([figures for _, figures in judged])
     if options.data is not None:
         results["test_splits"] = {
             split: test_split_figures(options.data / f"{split}.emb.npz", tagger)
@@ -451,13 +517,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=None, help="voice-data folder (test split)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--model", type=Path, default=None, help="voice model (default: bundled)")
+    parser.add_argument("--split", choices=("test", "dev"), default="test",
+                        help="dev: development voices and sentences, to choose thresholds on")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="also each scene as one recording through the whole pipeline")
+    parser.add_argument("--change-distance", type=float, default=None,
+                        help="voice-change distance (default: the speaker model's)")
+    parser.add_argument("--typed-change-distance", default=str(TYPED_CHANGE_DISTANCE),
+                        help="voice-change distance when the two sides' voice types differ; off: none")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    options = Options(args.scenes, args.utterances, args.seed, args.data, args.out, args.model)
-    results = run(options)
+    typed = None if args.typed_change_distance == "off" else float(args.typed_change_distance)
+    change = VoiceChangeOptions(change_distance=args.change_distance, typed_change_distance=typed)
+    options = Options(args.scenes, args.utterances, args.seed, args.data, args.out, args.model,
+                      args.split, args.pipeline, change)
+    results = {"command": "python -m benchmarks.voice_type " + " ".join(sys.argv[1:] if argv is None else argv),
+               **run(options)}
     options.out.mkdir(parents=True, exist_ok=True)
-    (options.out / "voice_type.json").write_text(json.dumps(results, indent=1))
-    (options.out / "voice_type.md").write_text(markdown(results))
+    stem = "voice_type" if options.split == "test" else f"voice_type_{options.split}"
+    (options.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    (options.out / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))
 
 

@@ -170,7 +170,10 @@ class LivePipeline:
                 self._results.put(item)
                 continue
             self._working_since = time.monotonic()
-            for part in split_segment(item, self.options.voice_change, self.recognizers.speaker):
+            parts = split_segment(
+                item, self.options.voice_change, self.recognizers.speaker, self.recognizers.voice
+            )
+            for part in parts:
                 self._results.put(self._recognise(part, found_at, wall_origin))
             self._working_since = None
 

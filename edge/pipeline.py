@@ -109,7 +109,10 @@ def analyze_file(
     collected = list(
         utterance_stream(
             split_on_voice_change(
-                segment_stream(blocks, options.segmenter), options.voice_change, recognizers.speaker
+                segment_stream(blocks, options.segmenter),
+                options.voice_change,
+                recognizers.speaker,
+                recognizers.voice,
             ),
             recognizers,
             options,

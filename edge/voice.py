@@ -272,9 +272,16 @@ class EmbeddingVoiceTagger:
         if not judgeable(samples, track, None):
             return _refuse(self.labels, f0)
         vector = self.encoder.embed(samples) if embedding is None else embedding
+        return _decide(self.labels, self._probs_of(vector), self.threshold, f0)
+
+    def _probs_of(self, vector: np.ndarray) -> np.ndarray:
         vector = np.asarray(vector, dtype=np.float32).reshape(1, self.size)
-        probs = self.session.run(["probs"], {EMBEDDING_INPUT: vector})[0][0]
-        return _decide(self.labels, probs, self.threshold, f0)
+        return self.session.run(["probs"], {EMBEDDING_INPUT: vector})[0][0]
+
+    def voice_of_embedding(self, vector: np.ndarray) -> str:
+        """The likeliest kind of voice of a speaker vector alone (no refusal, no threshold:
+        the voice-change stage compares the two sides of a pause it found in speech)."""
+        return self.labels[int(np.argmax(self._probs_of(vector)))]
 
 
 def takes_embedding(path: Path) -> bool:

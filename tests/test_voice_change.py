@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,80 @@ def test_windows_are_computed_only_where_two_speakers_fit(tmp_path):
         Segment(0.0, short.size / SAMPLE_RATE, 0.0, short), VoiceChangeOptions(), counting
     )
     assert counting.calls == 0 and kept.end <= short.size / SAMPLE_RATE
+
+
+# --------------------------------------------------------------------------- typed tier
+
+
+def windows_of(vectors: list[np.ndarray], hop_s: float = 0.25):
+    """1 s window embeddings, one per hop, from given (unit) vectors."""
+    from edge.speaker import WindowEmbeddings
+
+    return WindowEmbeddings(np.arange(len(vectors)) * hop_s, 1.0, np.stack(vectors))
+
+
+def two_sides(distance: float, n: int = 8) -> list[np.ndarray]:
+    """``n`` windows of one speaker, then ``n`` of a second at cosine ``distance`` from it."""
+    a = np.zeros(4, np.float32)
+    a[0] = 1.0
+    b = np.array([1 - distance, np.sqrt(1 - (1 - distance) ** 2), 0, 0], np.float32)
+    return [a] * n + [b] * n
+
+
+def test_a_change_of_voice_type_cuts_at_a_smaller_distance():
+    from edge.voice_change import ChangeRule, speaker_changes
+
+    windows = windows_of(two_sides(0.2))  # the second speaker's windows start at 2.0 s
+    gaps = [1.0, 2.5, 3.1]  # 2.5 s: the first window wholly after it is the second speaker's
+    typed = ChangeRule(0.3, 0.15, lambda v: "child" if v[1] > 0.3 else "female")
+    same = ChangeRule(0.3, 0.15, lambda v: "female")
+    assert speaker_changes(windows, gaps, ChangeRule(0.3), 0.0, 5.0) == []
+    assert speaker_changes(windows, gaps, same, 0.0, 5.0) == []
+    assert speaker_changes(windows, gaps, typed, 0.0, 5.0) == [2.5]
+
+
+def child_reply_scene(mother_variant: str, child_variant: str, said: str, tmp_path):
+    """A mother's sentence, the child's reply 0.1 s later (quicker than the VAD's endpoint),
+    in a faint noise floor: ``(wav path, mother's truth s, child's truth s)``."""
+    from edge.audio import save_audio
+    from training import synth
+    from training.scenes import TRUTH_TRIM_DB
+    from training.voiceconv import VoiceChange, convert
+
+    def voice(variant: str, text: str, change: VoiceChange) -> np.ndarray:
+        x = convert(synth.synthesize(text, synth.Speaker("T", "female", 34, variant, 50, 160, 0.0)), change)
+        low, high = synth.speech_bounds(x, TRUTH_TRIM_DB)
+        return x, (high - low) / SAMPLE_RATE
+
+    mother, mother_s = voice(mother_variant, said, VoiceChange(f0_median_hz=215.0))
+    # a young child: F0 330 Hz, a vocal tract 28 % shorter, faster
+    child_change = VoiceChange(f0_median_hz=330.0, formant_scale=1.28, tempo=1.2)
+    child, child_s = voice(child_variant, "싫어요 더 놀래요", child_change)
+    lead, gap, tail = (np.zeros(int(s * SAMPLE_RATE), np.float32) for s in (0.8, 0.1, 1.0))
+    x = np.concatenate([lead, mother, gap, child, tail])
+    x = 0.5 * x / np.abs(x).max() + 0.003 * np.random.default_rng(1).standard_normal(x.size)
+    path = tmp_path / "reply.wav"
+    save_audio(path, x.astype(np.float32))
+    return path, mother_s, child_s
+
+
+@pytest.mark.parametrize(
+    "mother_variant, child_variant, said",
+    [("Annie", "f5", "오늘은 공원에 가서 같이 놀자"), ("f5", "m7", "이제 씻고 잘 시간이야")],
+)
+def test_a_childs_quick_reply_after_the_mother_gets_the_childs_seconds(
+    mother_variant, child_variant, said, tmp_path
+):
+    """The whole pipeline (what ``talkratio analyze`` runs): without the typed tier the reply
+    stays in the mother's utterance and its seconds are hers."""
+    pytest.importorskip("pyworld")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from edge.pipeline import PipelineOptions, analyze_file
+    from edge.recognition import load_recognizers
+
+    path, mother_s, child_s = child_reply_scene(mother_variant, child_variant, said, tmp_path)
+    options = PipelineOptions(transcribe=False)
+    seconds = analyze_file(path, load_recognizers(transcribe=False), options).summary.seconds
+    assert seconds["child"] >= 0.7 * child_s, seconds
+    assert seconds["mother"] <= mother_s + 0.3, seconds
