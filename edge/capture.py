@@ -137,7 +137,8 @@ class LivePipeline:
     def _capture(self) -> None:
         failure: list[BaseException] = []
         try:
-            for segment in segment_stream(self._blocks(failure), self.options.segmenter):
+            early = self.recognizers.early_cuts(self.options.voice_change)
+            for segment in segment_stream(self._blocks(failure), self.options.segmenter, early):
                 self._segments.put((segment, time.monotonic(), self._origin_at(segment.start)))
         except BaseException as exc:
             failure.append(exc)

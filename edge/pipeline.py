@@ -109,7 +109,7 @@ def analyze_file(
     collected = list(
         utterance_stream(
             split_on_voice_change(
-                segment_stream(blocks, options.segmenter),
+                segment_stream(blocks, options.segmenter, recognizers.early_cuts(options.voice_change)),
                 options.voice_change,
                 recognizers.speaker,
                 recognizers.voice,

@@ -21,6 +21,7 @@ from edge.household import Household, speaker_of
 from edge.onnx_model import ModelError, ModelInfo
 from edge.segmenter import Segment, denoise
 from edge.utterance import Utterance
+from edge.voice_change import VoiceChangeOptions, early_cuts
 from edge.voiceprint import Voiceprint
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class Recognizers:
         made from 1.6 s partials, as the household threshold was calibrated; the
         voice-change windows are 1 s and are not reused for it."""
         return None if self.speaker is None else self.speaker.embed(segment.samples)
+
+    def early_cuts(self, options: VoiceChangeOptions):
+        """The segmenter's early cutter for these models (None without a speaker model)."""
+        return early_cuts(options, self.speaker, self.voice)
 
     def household_json(self) -> dict:
         return {"enrolled": self.household.enrolled if self.household is not None else []}

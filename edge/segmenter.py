@@ -26,6 +26,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import numpy as np
 import webrtcvad
@@ -50,6 +51,9 @@ GATE_HOLD_S = 1.0
 # waking up, the neural VAD first hears this much of the audio it slept through: from a bare
 # state it lingered on speech 60 ms longer in fan noise (test_segmenter's steady-noise case)
 WARM_UP_S = 1.0
+# an early cutter is asked this often (s of audio): a quarter of a second is the speaker
+# windows' hop, so no window's worth of new evidence waits longer than that
+WATCH_STEP_S = 0.25
 LOUD_PERCENTILE = 95  # an utterance's loud level: the 95th percentile of its 10 ms energies
 PIECE_S = 0.01  # the voice's edges are found to 10 ms (a third of the model's 32 ms frame)
 PIECE_SAMPLES = int(PIECE_S * SAMPLE_RATE)
@@ -235,6 +239,25 @@ class Segmenter:
     def in_speech(self) -> bool:
         return bool(self._speech)
 
+    def in_progress(self) -> tuple[float, np.ndarray] | None:
+        """The utterance in progress as ``(audio_start s, samples)`` (its padding included),
+        or None between utterances."""
+        if not self._speech:
+            return None
+        return self._speech[0].index * self.frame_s, np.concatenate([f.samples for f in self._speech])
+
+    def cut(self, at_s: float) -> Segment | None:
+        """End the utterance in progress at ``at_s`` (s from the stream's start; a new voice
+        found inside it): the speech before is returned as a finished segment now, and the
+        rest goes on as a new utterance. None when ``at_s`` is not inside its speech."""
+        speech, first = self._speech, self._first_voiced
+        cut = next((i for i, f in enumerate(speech) if f.index * self.frame_s >= at_s), None)
+        if cut is None or cut <= first:
+            return None
+        self._speech, self._first_voiced = speech[cut:], 0
+        log.debug("utterance cut at %.2f s where the voice changed", at_s)
+        return self._segment(speech[:cut], first, cut)
+
     def feed(self, block: np.ndarray, vad_view: np.ndarray | None = None) -> Iterator[Segment]:
         """Add 16 kHz samples; ``vad_view`` (same length) is what the VADs judge, if given."""
         self._pending = np.concatenate([self._pending, np.asarray(block, np.float32)])
@@ -385,15 +408,54 @@ class Segmenter:
         )
 
 
+class EarlyCutter(Protocol):
+    """Looks into the utterance in progress for a place to end it early (a change of voice)."""
+
+    def due(self, audio_start_s: float, length_s: float) -> bool: ...
+
+    def find(self, audio_start_s: float, samples: np.ndarray) -> float | None: ...
+
+
 def segment_stream(
-    blocks: Iterable[np.ndarray], options: SegmenterOptions = SegmenterOptions()
+    blocks: Iterable[np.ndarray],
+    options: SegmenterOptions = SegmenterOptions(),
+    cut_early: EarlyCutter | None = None,
 ) -> Iterator[Segment]:
-    """Generator stage: 16 kHz blocks in, finished utterances out (the last one flushed)."""
+    """Generator stage: 16 kHz blocks in, finished utterances out (the last one flushed).
+
+    ``cut_early`` is asked about the utterance in progress every ``WATCH_STEP_S`` of audio,
+    whatever the block size (a file's 10 s blocks and a microphone's 32 ms ones give the
+    same cuts); where it finds a time, the speech before it is yielded at once.
+    """
     segmenter = Segmenter(options)
     stream = _with_denoised(blocks) if options.denoise else ((b, None) for b in blocks)
+    if cut_early is not None:
+        stream = _in_steps(stream)
     for block, view in stream:
         yield from segmenter.feed(block, view)
+        if cut_early is not None:
+            yield from _cut_early(segmenter, cut_early)
     yield from segmenter.flush()
+
+
+def _cut_early(segmenter: Segmenter, cut_early: EarlyCutter) -> Iterator[Segment]:
+    if not segmenter.in_speech:
+        return
+    start_s, samples = segmenter.in_progress()
+    if not cut_early.due(start_s, samples.size / SAMPLE_RATE):
+        return
+    at_s = cut_early.find(start_s, samples)
+    part = None if at_s is None else segmenter.cut(at_s)
+    if part is not None:
+        yield part
+
+
+def _in_steps(stream: Iterable[tuple]) -> Iterator[tuple]:
+    """``(block, view)`` pairs re-cut into pieces of at most ``WATCH_STEP_S``."""
+    step = int(WATCH_STEP_S * SAMPLE_RATE)
+    for block, view in stream:
+        for i in range(0, block.size, step):
+            yield block[i : i + step], None if view is None else view[i : i + step]
 
 
 class _NoTorch:

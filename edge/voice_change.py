@@ -44,6 +44,7 @@ FRAME_S = HOP_SAMPLES / SAMPLE_RATE  # pitch frames every 10 ms
 WINDOW_SLACK_S = 0.15
 DEFAULT_CHANGE_DISTANCE = 0.30  # for a speaker model without talkratio.change_distance
 TYPED_CHANGE_DISTANCE = 0.20
+SAME_CHANGE_S = 0.05  # two searches found the same change: the same unvoiced gap, to 50 ms
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,16 @@ class VoiceChangeOptions:
     # 0.72 / 53; 0.20: 0.201 / 7.67 / 0.69 / 64; 0.15: 0.198 / 8.46 / 0.63 / 73; 0.10: 0.200 /
     # 8.99 / 0.67 / 77. Lower cuts a mother's child-directed sentences into parts called child
     typed_change_distance: float | None = TYPED_CHANGE_DISTANCE
+    # live and analyze: cut an utterance in progress at a settled change (the part before it
+    # is recorded without waiting for the utterance's end: last word -> stored latency)
+    early: bool = True
+    # a change is settled when this much speech follows it: one window wholly after the
+    # pause (window_s less the slack it may reach back into it) and a hop more
+    settle_s: float = 1.1
+    early_step_s: float = 0.5  # the speech so far is searched again after this much more ...
+    # ... or after growing by this factor, if more: the searches of a long utterance cost a
+    # few times its final search (1.25: at most 1 / (1 - 1 / 1.25) = 5 times), not its square
+    early_growth: float = 1.25
 
 
 def unvoiced_gaps(voiced: np.ndarray, min_frames: int) -> list[int]:
@@ -269,6 +280,54 @@ def _cut(segment: Segment, track, change_frames: list[int]) -> list[Segment]:
         pitch = track.crop(frame, frame + frame_count(last - first))
         parts.append(Segment(start, end, audio_start, segment.samples[first:last], pitch))
     return parts
+
+
+class EarlyCuts:
+    """Ends an utterance still in progress where the speaker changed, once the change is
+    settled, so the part before it is recorded without waiting for the next speaker to stop
+    (:class:`edge.segmenter.EarlyCutter`; live capture and ``analyze`` both use it).
+
+    The same search as :func:`split_segment` runs on the speech so far, first when it can
+    hold two windows, then each time it has grown by
+    ``early_growth`` (at least ``early_step_s``), always on the prefix of exactly that length
+    so that any block size gives the same answer. A change is settled when ``settle_s`` of
+    speech follows it and the next search, on more speech, finds it again (within
+    ``SAME_CHANGE_S``): with the new voice only just begun, the side after a pause can hold
+    the end of the old voice too, and the strongest pause of one search is not always the
+    change; the earliest settled change is returned.
+    """
+
+    def __init__(self, options: VoiceChangeOptions, encoder, tagger=None):
+        self.options, self.encoder, self.tagger = options, encoder, tagger
+        self._watched_s = -1.0  # audio start of the utterance watched
+        self._next_s = 0.0  # prefix length (s) searched next
+        self._candidate: float | None = None  # the change the last search found (s from start)
+
+    def due(self, audio_start_s: float, length_s: float) -> bool:
+        if audio_start_s != self._watched_s:
+            self._watched_s, self._candidate = audio_start_s, None
+            self._next_s = 2 * self.options.window_s  # the least that holds a settled change
+        return length_s >= self._next_s
+
+    def find(self, audio_start_s: float, samples: np.ndarray) -> float | None:
+        """Time (s from the stream's start) to end the utterance at, or None."""
+        length_s = self._next_s
+        prefix = samples[: round(length_s * SAMPLE_RATE)]
+        o = self.options
+        self._next_s = max(length_s + o.early_step_s, length_s * o.early_growth)
+        segment = Segment(audio_start_s, audio_start_s + length_s, audio_start_s, prefix)
+        frames = _speaker_change_frames(segment, track_pitch(prefix), o, self.encoder, self.tagger)
+        found = [f * FRAME_S for f in frames if length_s - f * FRAME_S >= o.settle_s]
+        seen, self._candidate = self._candidate, (found[0] if found else None)
+        again = [t for t in found if seen is not None and abs(t - seen) <= SAME_CHANGE_S]
+        return round(audio_start_s + again[0], 3) if again else None
+
+
+def early_cuts(options: VoiceChangeOptions, encoder, tagger=None) -> EarlyCuts | None:
+    """The options' early cutter, or None (no speaker model, or cuts only at the end)."""
+    if encoder is None or not (options.enabled and options.early):
+        return None
+    return EarlyCuts(options, encoder, tagger)
 
 
 def split_on_voice_change(

@@ -191,3 +191,29 @@ def test_the_live_summary_reports_lost_audio(capsys):
     print_live_summary(summarize([]), counters)
     said = " ".join(capsys.readouterr().err.split())
     assert "12.5 s of audio were lost (3 overflows, clock re-anchored 2 times)" in said
+
+
+def test_live_records_a_part_cut_at_a_voice_change_before_the_next_speaker_stops(tmp_path):
+    """The source holds back the last 0.5 s of the man's answer until the woman's question
+    has been recorded: with cuts made only when the VAD ends the segment, it never would be."""
+    from edge.recognition import load_recognizers
+    from tests.test_voice_change import reply_stream
+
+    samples, change, answer_end = reply_stream(tmp_path)
+    hold_at = int((answer_end - 0.5) * SAMPLE_RATE)
+    first_recorded, held = threading.Event(), {}
+
+    def source():
+        for i in range(0, samples.size, 512):
+            if i >= hold_at and "waited" not in held:
+                held["waited"] = first_recorded.wait(JOIN_LIMIT_S)
+            yield samples[i : i + 512]
+
+    pipeline = LivePipeline(source(), load_recognizers(transcribe=False))
+    utterances = []
+    for utterance in pipeline.run():
+        utterances.append(utterance)
+        first_recorded.set()
+    assert held["waited"], "the question was not recorded while the answer went on"
+    assert utterances[0].end == pytest.approx(change, abs=0.15) and utterances[0].voice == "female"
+    assert utterances[-1].voice == "male" and utterances[-1].end > answer_end - 0.2

@@ -184,3 +184,48 @@ def test_a_childs_quick_reply_after_the_mother_gets_the_childs_seconds(
     seconds = analyze_file(path, load_recognizers(transcribe=False), options).summary.seconds
     assert seconds["child"] >= 0.7 * child_s, seconds
     assert seconds["mother"] <= mother_s + 0.3, seconds
+
+
+# --------------------------------------------------------------------------- early cuts
+
+
+def reply_stream(tmp_path) -> tuple[np.ndarray, float, float]:
+    """A woman's question, a man's quick and long answer (one VAD segment), then silence:
+    ``(samples, change s, end of the man's voice s)``."""
+    lead, gap, tail = (np.zeros(int(s * SAMPLE_RATE), np.float32) for s in (0.5, GAP_S, 1.0))
+    question = speak("오늘 저녁에 뭐 먹을까요", "ko+f3", tmp_path)
+    answer = np.concatenate([
+        speak("김치찌개 어때요 맛있겠다", "ko+m3", tmp_path), np.zeros(int(0.1 * SAMPLE_RATE), np.float32),
+        speak("두부도 넣고 파도 넣어서 끓이자", "ko+m3", tmp_path),
+    ])  # fmt: skip
+    samples = np.concatenate([lead, question, gap, answer, tail])
+    change = (lead.size + question.size + gap.size / 2) / SAMPLE_RATE
+    return samples, change, (samples.size - tail.size) / SAMPLE_RATE
+
+
+def yielded_at(samples: np.ndarray, cutter) -> list[tuple[float, object]]:
+    """``(audio fed so far s, segment)`` for each segment, fed as a microphone's 32 ms blocks."""
+    from edge.segmenter import segment_stream
+
+    fed = [0]
+
+    def blocks():
+        for i in range(0, samples.size, 512):
+            fed[0] = min(samples.size, i + 512)
+            yield samples[i : i + 512]
+
+    return [(fed[0] / SAMPLE_RATE, s) for s in segment_stream(blocks(), cut_early=cutter)]
+
+
+def test_a_part_cut_at_a_voice_change_is_emitted_before_the_segment_ends(encoder, tmp_path):
+    from edge.voice import load_voice_tagger
+    from edge.voice_change import early_cuts
+
+    samples, change, answer_end = reply_stream(tmp_path)
+    options = VoiceChangeOptions()
+    ((at_end, whole),) = yielded_at(samples, None)  # without: one segment, after the answer
+    assert at_end > answer_end and whole.end > answer_end - 0.2
+    (first_at, first), (_, rest) = yielded_at(samples, early_cuts(options, encoder, load_voice_tagger()))
+    assert first.end == pytest.approx(change, abs=0.15)
+    assert first_at < answer_end - 0.5  # recorded while the man is still talking
+    assert rest.start == pytest.approx(first.end, abs=0.05) and rest.end > answer_end - 0.2
