@@ -5,6 +5,8 @@ Usage::
     .venv/bin/python -m benchmarks.voice_type                 # 12 scenes, ~10 min on 2 cores
     .venv/bin/python -m benchmarks.voice_type --scenes 2      # checks the harness
     .venv/bin/python -m benchmarks.voice_type --data data/voicetype/home  # + test split
+    .venv/bin/python -m benchmarks.voice_type --pipeline      # + the whole pipeline
+    .venv/bin/python -m benchmarks.voice_type --split dev --pipeline  # to choose thresholds on
 
 Scenes (made here, deterministic): a mother, a father, a child and a TV, all
 voices the voice-type training never heard (the scene-only espeak-ng variants),
@@ -20,7 +22,12 @@ held-out sentences, WORLD-converted (:mod:`training.voiceconv`):
   15 and 20 dB SNR against the family's speech.
 
 Each utterance is judged on its own (the truth's segmentation: this measures
-the voice type and the household match, not the VAD). Seconds are utterance
+the voice type and the household match, not the VAD). With ``--pipeline`` each
+scene is also laid into one recording and run through ``talkratio analyze``'s
+pipeline (:mod:`benchmarks.voice_pipeline`): the VAD, the voice-change cuts and
+short parts are then measured too, beside the truth segmentation's figures.
+``--split dev`` makes the same kind of scenes from the development voices and
+training sentences, for choosing thresholds (``voice_type_dev.{json,md}``). Seconds are utterance
 durations. Figures: |mother-share error| in points, per-parent seconds error,
 duration-weighted frame F1 per voice class, the share of TV seconds credited to
 a parent, child-vs-mother balanced accuracy; with enrolment each parent is
