@@ -10,10 +10,17 @@ goes through :func:`edge.pipeline.analyze_file`, the code ``talkratio analyze``
 runs (no transcription: it does not change who is credited with what), and
 the records are compared with the truth's spans: seconds per role, the share,
 child turns, and which truth speaker's seconds ended up under which role.
+
+The same table for scenes made by ``talkratio-train scenes`` (the main
+benchmark's)::
+
+    .venv/bin/python -m benchmarks.voice_pipeline SCENE.wav ...
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +48,8 @@ TRUTH_VOICE = {"mother": "female", "father": "male", "child": "child"}
 PARENTS = ("mother", "father")
 # what a truth second can become: a role of edge.stats, or nothing (no utterance covers it)
 MISSED = "missed"
+SHARED = "shared"  # ... and of what was recorded, how much lay in a record with another voice
+SHARED_MIN_S = 0.1  # another speaker's seconds a record must hold to count as shared
 
 
 @dataclass(frozen=True)
@@ -99,8 +108,10 @@ def overlap(span: Span, utterance: Utterance) -> float:
 
 
 def where_truth_went(spans: Sequence[Span], utterances: Sequence[Utterance]) -> dict:
-    """``{truth role: {measured role or "missed": seconds}}``, and ``{"extra": {role: s}}``:
-    measured seconds over no truth speech (noise, or echo past the truth's end)."""
+    """``{truth role: {measured role or "missed": seconds, "shared": seconds}}``, and
+    ``{"extra": {role: s}}``: measured seconds over no truth speech (noise, or echo past the
+    truth's end). ``shared``: the truth role's seconds inside records that also hold more
+    than ``SHARED_MIN_S`` of another truth role (merged utterances)."""
     table: dict[str, dict[str, float]] = {}
     for span in spans:
         row = table.setdefault(span.role, {})
@@ -109,6 +120,8 @@ def where_truth_went(spans: Sequence[Span], utterances: Sequence[Utterance]) -> 
             if (seconds := overlap(span, u)) > 0:
                 row[role_of(u)] = row.get(role_of(u), 0.0) + seconds
                 covered += seconds
+                if any(s.role != span.role and overlap(s, u) > SHARED_MIN_S for s in spans):
+                    row[SHARED] = row.get(SHARED, 0.0) + seconds
         row[MISSED] = row.get(MISSED, 0.0) + span.seconds - covered
     extra = table.setdefault("extra", {})
     for u in utterances:
@@ -226,11 +239,43 @@ def markdown(summary: dict) -> list[str]:
         + " | |"
     )
     lines += ["", "Where each truth speaker's seconds went (whole pipeline, without enrolment; "
-              "`missed`: no record covers them; `extra`: recorded seconds over no truth speech):", ""]
-    lines += ["| truth \\ recorded as | " + " | ".join(WHERE_ROLES) + " |",
-              "|---|" + "---|" * len(WHERE_ROLES)]
+              "`missed`: no record covers them; `shared`: of the recorded seconds, those in a record "
+              "that also holds another truth speaker's (merged utterances); `extra`: recorded "
+              "seconds over no truth speech):", ""]
+    columns = (*WHERE_ROLES, SHARED)
+    lines += ["| truth \\ recorded as | " + " | ".join(columns) + " |",
+              "|---|" + "---|" * len(columns)]
     where = summary["without_enrolment"]["pipeline"]["where"]
     for truth in ("mother", "father", "child", "tv", "extra"):
         row = where.get(truth, {})
-        lines.append(f"| {truth} | " + " | ".join(str(row.get(r, 0.0)) for r in WHERE_ROLES) + " |")
+        lines.append(f"| {truth} | " + " | ".join(str(row.get(r, 0.0)) for r in columns) + " |")
     return lines  # fmt: skip
+
+
+# --------------------------------------------------------------------------- scene files
+
+
+def truth_spans(truth_json: Path) -> list[Span]:
+    """The spans of a ``talkratio-train scenes`` truth file (roles mother/father/child/tv)."""
+    segments = json.loads(truth_json.read_text())["segments"]
+    return [Span(s["role"], s["start"], s["end"]) for s in segments]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Where each truth speaker's seconds went in scenes made by ``talkratio-train scenes``
+    (each WAV with its truth JSON beside it), through ``talkratio analyze``'s pipeline."""
+    from edge.recognition import load_recognizers
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("scenes", type=Path, nargs="+", help="scene WAVs (truth JSON beside each)")
+    args = parser.parse_args(argv)
+    recognizers, options = load_recognizers(transcribe=False), PipelineOptions(transcribe=False)
+    for path in args.scenes:
+        records = analyze_file(path, recognizers, options, wall_origin=0.0).utterances
+        went = where_truth_went(truth_spans(path.with_suffix(".json")), records)
+        print(json.dumps({"scene": str(path), "where": {
+            truth: {role: round(s, 2) for role, s in row.items()} for truth, row in went.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python -m benchmarks.voice_type --scenes 2      # checks the harness
     .venv/bin/python -m benchmarks.voice_type --data data/voicetype/home  # + test split
     .venv/bin/python -m benchmarks.voice_type --pipeline      # + the whole pipeline
-    .venv/bin/python -m benchmarks.voice_type --split dev --pipeline  # to choose thresholds on
+    .venv/bin/python -m benchmarks.voice_type --split dev --pipeline --voice-change early=false
 
 Scenes (made here, deterministic): a mother, a father, a child and a TV, all
 voices the voice-type training never heard (the scene-only espeak-ng variants),
@@ -43,14 +43,14 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks import voice_pipeline
 from edge.audio import SAMPLE_RATE
-from edge.voice_change import TYPED_CHANGE_DISTANCE, VoiceChangeOptions
+from edge.voice_change import VoiceChangeOptions
 from training import noise as home_noise
 from training import synth
 from training.voice import home
@@ -516,6 +516,18 @@ def run(options: Options) -> dict:
     return results
 
 
+def voice_change_options(settings: list[str]) -> VoiceChangeOptions:
+    """``KEY=VALUE`` strings over the default options (``none``: None; true/false: booleans)."""
+    literal = {"none": None, "true": True, "false": False}
+    changes = {}
+    for setting in settings:
+        key, _, value = setting.partition("=")
+        if key not in VoiceChangeOptions.__dataclass_fields__:
+            raise SystemExit(f"error: {key!r} is not a voice-change option")
+        changes[key] = literal[value.lower()] if value.lower() in literal else float(value)
+    return replace(VoiceChangeOptions(), **changes)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=Options.scenes)
@@ -528,14 +540,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="dev: development voices and sentences, to choose thresholds on")
     parser.add_argument("--pipeline", action="store_true",
                         help="also each scene as one recording through the whole pipeline")
-    parser.add_argument("--change-distance", type=float, default=None,
-                        help="voice-change distance (default: the speaker model's)")
-    parser.add_argument("--typed-change-distance", default=str(TYPED_CHANGE_DISTANCE),
-                        help="voice-change distance when the two sides' voice types differ; off: none")
+    parser.add_argument("--voice-change", action="append", default=[], metavar="KEY=VALUE",
+                        help="a voice-change option of the pipeline (e.g. typed_change_distance=0.15, "
+                             "early=false; none: no value), repeatable")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    typed = None if args.typed_change_distance == "off" else float(args.typed_change_distance)
-    change = VoiceChangeOptions(change_distance=args.change_distance, typed_change_distance=typed)
+    change = voice_change_options(args.voice_change)
     options = Options(args.scenes, args.utterances, args.seed, args.data, args.out, args.model,
                       args.split, args.pipeline, change)
     results = {"command": "python -m benchmarks.voice_type " + " ".join(sys.argv[1:] if argv is None else argv),

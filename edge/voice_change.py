@@ -64,8 +64,9 @@ class VoiceChangeOptions:
     # different kinds of voice (a child answering an adult: the child is often made of an
     # adult's timbre, and 1 s windows in home noise sit closer than whole utterances).
     # None: no typed tier. Chosen on 6 development scenes, never the test ones
-    # (python -m benchmarks.voice_type --split dev --scenes 6 --pipeline
-    # --typed-change-distance D; whole pipeline, no enrolment). Per-parent seconds error,
+    # (python -m benchmarks.voice_type --split dev --scenes 6 --pipeline --voice-change
+    # early=false --voice-change typed_change_distance=D, D=none for off; whole pipeline,
+    # no enrolment; the figures were taken before early cuts existed). Per-parent seconds error,
     # |share error| in points, child seconds error, child turns (49 true): off 0.217 / 7.69 /
     # 0.72 / 53; 0.20: 0.201 / 7.67 / 0.69 / 64; 0.15: 0.198 / 8.46 / 0.63 / 73; 0.10: 0.200 /
     # 8.99 / 0.67 / 77. Lower cuts a mother's child-directed sentences into parts called child
@@ -80,7 +81,9 @@ class VoiceChangeOptions:
     # ... or after growing by this factor, if more: the searches of a long utterance cost a
     # few times its final search (1.25: at most 1 / (1 - 1 / 1.25) = 5 times), not its square
     early_growth: float = 1.25
-    # the typed tier in early cuts too: on the 6 development scenes, early cuts with it put
+    # the typed tier in early cuts too: on the 6 development scenes (python -m
+    # benchmarks.voice_type --split dev --scenes 6 --pipeline, with --voice-change
+    # early_typed=true, without, and with early=false), early cuts with it put
     # 3.6 s more of the mothers' seconds under child and moved the share error from 7.67 to
     # 8.98 points; without it, 7.95 points, per-parent seconds error 0.199 (0.201 with cuts
     # only at the segment's end), child seconds error 0.67 (0.69)

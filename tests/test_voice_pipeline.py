@@ -17,6 +17,8 @@ def test_a_reply_merged_into_the_mothers_record_is_counted_as_hers():
     merged = [TalkSpan(1.0, 4.0, "female", speaker="mother"), TalkSpan(6.0, 8.0, "male", speaker="father")]
     figures = vp.scene_figures(TRUTH, merged)
     assert figures["where"]["child"]["mother"] == pytest.approx(0.9)
+    assert figures["where"]["child"][vp.SHARED] == pytest.approx(0.9)  # merged with the mother
+    assert vp.SHARED not in figures["where"]["father"]
     assert figures["child_seconds_error"] == pytest.approx(1.0)  # none of the child's seconds
     assert figures["mother_seconds_error"] == pytest.approx(0.5)  # 3 s recorded for 2 s
     assert figures["where"]["tv"][vp.MISSED] == pytest.approx(1.0)
