@@ -239,12 +239,16 @@ class Segmenter:
     def in_speech(self) -> bool:
         return bool(self._speech)
 
-    def in_progress(self) -> tuple[float, np.ndarray] | None:
-        """The utterance in progress as ``(audio_start s, samples)`` (its padding included),
-        or None between utterances."""
+    def progress(self) -> tuple[float, float] | None:
+        """``(audio_start s, length s)`` of the utterance in progress (its padding included),
+        or None between utterances; cheap, unlike :meth:`in_progress`."""
         if not self._speech:
             return None
-        return self._speech[0].index * self.frame_s, np.concatenate([f.samples for f in self._speech])
+        return self._speech[0].index * self.frame_s, len(self._speech) * self.frame_s
+
+    def in_progress(self) -> np.ndarray:
+        """The samples of the utterance in progress (empty between utterances)."""
+        return np.concatenate([f.samples for f in self._speech]) if self._speech else np.zeros(0, np.float32)
 
     def cut(self, at_s: float) -> Segment | None:
         """End the utterance in progress at ``at_s`` (s from the stream's start; a new voice
@@ -439,12 +443,10 @@ def segment_stream(
 
 
 def _cut_early(segmenter: Segmenter, cut_early: EarlyCutter) -> Iterator[Segment]:
-    if not segmenter.in_speech:
+    progress = segmenter.progress()
+    if progress is None or not cut_early.due(*progress):
         return
-    start_s, samples = segmenter.in_progress()
-    if not cut_early.due(start_s, samples.size / SAMPLE_RATE):
-        return
-    at_s = cut_early.find(start_s, samples)
+    at_s = cut_early.find(progress[0], segmenter.in_progress())
     part = None if at_s is None else segmenter.cut(at_s)
     if part is not None:
         yield part

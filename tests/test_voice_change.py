@@ -229,3 +229,20 @@ def test_a_part_cut_at_a_voice_change_is_emitted_before_the_segment_ends(encoder
     assert first.end == pytest.approx(change, abs=0.15)
     assert first_at < answer_end - 0.5  # recorded while the man is still talking
     assert rest.start == pytest.approx(first.end, abs=0.05) and rest.end > answer_end - 0.2
+
+
+def test_early_cuts_are_the_same_for_a_files_blocks_and_a_microphones(encoder, tmp_path):
+    from edge.segmenter import segment_stream
+    from edge.voice import load_voice_tagger
+    from edge.voice_change import early_cuts
+
+    samples, _, _ = reply_stream(tmp_path)
+    tagger = load_voice_tagger()
+
+    def cuts(block: int) -> list[tuple[float, float]]:
+        blocks = (samples[i : i + block] for i in range(0, samples.size, block))
+        cutter = early_cuts(VoiceChangeOptions(), encoder, tagger)
+        return [(s.start, s.end) for s in segment_stream(blocks, cut_early=cutter)]
+
+    microphone = cuts(512)
+    assert len(microphone) == 2 and cuts(10 * SAMPLE_RATE) == microphone
