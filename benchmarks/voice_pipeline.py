@@ -130,6 +130,12 @@ def where_truth_went(spans: Sequence[Span], utterances: Sequence[Utterance]) -> 
     return table
 
 
+def truth_seconds(row: dict[str, float]) -> float:
+    """A truth role's seconds from its row of :func:`where_truth_went` (``shared`` is a part
+    of the recorded seconds, not more of them)."""
+    return sum(seconds for role, seconds in row.items() if role != SHARED)
+
+
 def truth_summary(spans: Sequence[Span]):
     """The truth's :class:`edge.stats.Summary` (the TV is nobody's talk, as in the scenes)."""
     return summarize(
@@ -146,7 +152,7 @@ def scene_figures(spans: Sequence[Span], utterances: Sequence[Utterance]) -> dic
     true_share = truth["mother"] / (truth["mother"] + truth["father"])
     parents = got["mother"] + got["father"]
     tv = went.get("tv", {})
-    tv_s = sum(tv.values())
+    tv_s = truth_seconds(tv)
     return {
         "share_error_points": 100 * abs(got["mother"] / parents - true_share) if parents else None,
         "mother_seconds_error": abs(got["mother"] - truth["mother"]) / truth["mother"],
@@ -193,7 +199,7 @@ def _totals(per_scene: Sequence[dict]) -> dict:
         "max_share_error_points": round(float(np.max(shares)), 2),
         "mean_parent_seconds_error": round(float(np.mean(parents)), 4),
         "max_parent_seconds_error": round(float(np.max(parents)), 4),
-        "tv_seconds_to_a_parent": round(sum(tv.get(p, 0.0) for p in PARENTS) / sum(tv.values()), 4)
+        "tv_seconds_to_a_parent": round(sum(tv.get(p, 0.0) for p in PARENTS) / truth_seconds(tv), 4)
         if tv else 0.0,
         "mean_child_seconds_error": round(float(np.mean(children)), 4),
         "child_turns_truth": sum(f["child_turns"][0] for f in per_scene),

@@ -38,6 +38,10 @@ def test_a_record_cut_where_the_truth_changes_gets_every_figure_right():
 def test_the_tv_credited_to_a_parent_is_its_share_of_tv_seconds():
     records = [TalkSpan(9.5, 10.0, "female", speaker="mother")]
     assert vp.scene_figures(TRUTH, records)["tv_to_parent"] == pytest.approx(0.5)
+    merged = [TalkSpan(7.0, 10.0, "male", speaker="father")]  # the TV inside the father's record
+    figures = vp.scene_figures(TRUTH, merged)
+    assert figures["tv_to_parent"] == pytest.approx(1.0)
+    assert vp._totals([figures])["tv_seconds_to_a_parent"] == pytest.approx(1.0)
 
 
 def test_the_recording_holds_quick_replies_and_the_truth_is_where_the_voices_are():
