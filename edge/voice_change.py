@@ -72,8 +72,11 @@ class VoiceChangeOptions:
     # 8.99 / 0.67 / 77. Lower cuts a mother's child-directed sentences into parts called child
     typed_change_distance: float | None = TYPED_CHANGE_DISTANCE
     # live and analyze: cut an utterance in progress at a settled change (the part before it
-    # is recorded without waiting for the utterance's end: last word -> stored latency)
-    early: bool = True
+    # is recorded without waiting for the utterance's end: last word -> stored latency). Off
+    # by default: on the main benchmark's two scenes (python -m benchmarks.part_latency) it
+    # took the latency of such parts from 1386 to 1279 ms at the median, and analyze's CPU
+    # from 0.0096 to 0.0173 s per audio s (each search embeds the whole speech so far)
+    early: bool = False
     # a change is settled when this much speech follows it: one window wholly after the
     # pause (window_s less the slack it may reach back into it) and a hop more
     settle_s: float = 1.1

@@ -209,7 +209,11 @@ def test_live_records_a_part_cut_at_a_voice_change_before_the_next_speaker_stops
                 held["waited"] = first_recorded.wait(JOIN_LIMIT_S)
             yield samples[i : i + 512]
 
-    pipeline = LivePipeline(source(), load_recognizers(transcribe=False))
+    from edge.pipeline import PipelineOptions
+    from edge.voice_change import VoiceChangeOptions
+
+    options = PipelineOptions(voice_change=VoiceChangeOptions(early=True))
+    pipeline = LivePipeline(source(), load_recognizers(transcribe=False), options)
     utterances = []
     for utterance in pipeline.run():
         utterances.append(utterance)

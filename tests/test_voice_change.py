@@ -222,7 +222,8 @@ def test_a_part_cut_at_a_voice_change_is_emitted_before_the_segment_ends(encoder
     from edge.voice_change import early_cuts
 
     samples, change, answer_end = reply_stream(tmp_path)
-    options = VoiceChangeOptions()
+    options = VoiceChangeOptions(early=True)
+    assert early_cuts(VoiceChangeOptions(), encoder) is None  # off unless asked for (CPU)
     ((at_end, whole),) = yielded_at(samples, None)  # without: one segment, after the answer
     assert at_end > answer_end and whole.end > answer_end - 0.2
     (first_at, first), (_, rest) = yielded_at(samples, early_cuts(options, encoder, load_voice_tagger()))
@@ -241,7 +242,7 @@ def test_early_cuts_are_the_same_for_a_files_blocks_and_a_microphones(encoder, t
 
     def cuts(block: int) -> list[tuple[float, float]]:
         blocks = (samples[i : i + block] for i in range(0, samples.size, block))
-        cutter = early_cuts(VoiceChangeOptions(), encoder, tagger)
+        cutter = early_cuts(VoiceChangeOptions(early=True), encoder, tagger)
         return [(s.start, s.end) for s in segment_stream(blocks, cut_early=cutter)]
 
     microphone = cuts(512)
