@@ -8,14 +8,14 @@ crest factor), a flatter spectrum where a codec or a music bed fills it in, and
 a slower, shallower loudness modulation than a talker's syllables.
 
 :func:`channel_features` turns an utterance into :data:`FEATURE_NAMES` (numpy
-only). :class:`LoudspeakerDetector` is a logistic model on them, stored as JSON
-in the voice model's metadata (``talkratio.loudspeaker``) by
-``talkratio-train loudspeaker`` (:mod:`training.loudspeaker`).
+only). :class:`LoudspeakerDetector` is a logistic model on them and on the voice
+model's own odds of ``other``, stored as JSON in the voice model's metadata
+(``talkratio.loudspeaker``) by ``talkratio-train loudspeaker``
+(:mod:`training.loudspeaker`); its threshold by ``talkratio-train tv-rule``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -110,27 +110,27 @@ class LoudspeakerDetector:
     """A logistic model: ``p(loudspeaker) = sigmoid(w . (z - mean) / scale + bias)``.
 
     ``z`` is :func:`channel_features` followed by the voice model's log-odds of ``other``
-    (how much the speaker vector already says "loudspeaker"); ``threshold`` is the
-    probability from which an utterance is called ``other``; ``typed_threshold`` the
-    probability from which a household's typed match no longer trusts the voice type.
+    (what the speaker vector already says); ``threshold`` is the probability from which
+    an utterance is called ``other`` (chosen on dev household scenes by
+    ``talkratio-train tv-rule``; 1.0 until then: never).
     """
 
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     weights: tuple[float, ...]
     bias: float
-    threshold: float
-    typed_threshold: float
+    threshold: float = 1.0
 
-    def probability(self, features: np.ndarray, other_log_odds: float) -> float:
-        z = np.append(np.asarray(features, np.float64), other_log_odds)
-        score = float(np.dot(self.weights, (z - self.mean) / self.scale) + self.bias)
-        return float(1 / (1 + np.exp(-np.clip(score, -50, 50))))
+    def probability(self, features: np.ndarray, p_other: float) -> float:
+        """p(loudspeaker) from an utterance's channel statistics and the voice model's p(other)."""
+        p = min(max(float(p_other), 1e-6), 1 - 1e-6)
+        z = np.append(np.asarray(features, np.float64), np.log(p / (1 - p)))
+        score = float(np.dot(self.weights, (z - np.asarray(self.mean)) / np.asarray(self.scale)))
+        return float(1 / (1 + np.exp(-np.clip(score + self.bias, -50, 50))))
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
+    def to_dict(self) -> dict:
+        return asdict(self)
 
     @classmethod
-    def from_json(cls, text: str) -> LoudspeakerDetector:
-        data = json.loads(text)
+    def from_dict(cls, data: dict) -> LoudspeakerDetector:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.audio import HOP_SAMPLES, SAMPLE_RATE, FeatureConfig, compute_features, frame_count
+from edge.loudspeaker import LoudspeakerDetector, channel_features
 from edge.onnx_model import ModelError, ModelInfo, bundled_model, open_session
 from edge.pitch import (
     ADULT_MAX_F0_HZ,
@@ -76,15 +77,16 @@ def _decide(
 
 def _decide_other(
     labels: tuple[str, ...], probs: np.ndarray, threshold: float, other_threshold: float,
-    f0_hz: float,
+    f0_hz: float, loudspeaker: float = 0.0,
 ) -> VoiceResult:  # fmt: skip
     """``other`` as soon as its probability reaches ``other_threshold`` (below the plain
     confidence threshold: a TV credited to a parent costs more than a parent's utterance
-    called ``other``), else :func:`_decide`."""
+    called ``other``) or the loudspeaker detector said so (``loudspeaker``: its probability,
+    0 when it did not); else :func:`_decide`."""
     p_other = float(probs[labels.index(OTHER)])
-    if p_other >= other_threshold:
+    if p_other >= other_threshold or loudspeaker:
         scores = {label: float(p) for label, p in zip(labels, probs, strict=True)}
-        return VoiceResult(OTHER, p_other, scores, f0_hz)
+        return VoiceResult(OTHER, max(p_other, loudspeaker), scores, f0_hz)
     return _decide(labels, probs, threshold, f0_hz)
 
 
@@ -230,11 +232,14 @@ class EmbeddingVoiceTagger:
     at 350 Hz to her child and the child itself are judged by timbre.
 
     ``other_threshold`` (``talkratio.other_threshold``): the probability of ``other``
-    from which the answer is ``other`` whatever the best label; ``other_threshold_typed``
-    (``talkratio.other_threshold_typed``): the probability of ``other`` under which the
-    household's typed match trusts a ``female``/``male`` answer. Both are chosen on dev
-    household scenes by ``talkratio-train tv-rule`` (:mod:`training.tv_rule`); a model
-    without them decides by the best label alone.
+    from which the answer is ``other`` whatever the best label; ``detector``
+    (``talkratio.loudspeaker``, :class:`edge.loudspeaker.LoudspeakerDetector`): channel
+    statistics with that probability, a second way to ``other``;
+    ``other_threshold_typed`` (``talkratio.other_threshold_typed``): the probability of
+    ``other`` under which the household's typed match trusts a ``female``/``male``
+    answer. The thresholds are chosen on dev household scenes by
+    ``talkratio-train tv-rule`` (:mod:`training.tv_rule`); a model without them decides
+    by the best label alone.
     """
 
     def __init__(
@@ -254,6 +259,8 @@ class EmbeddingVoiceTagger:
         other = self.info.json_field("other_threshold")  # older models: the best label decides
         self.other_threshold = None if other is None or OTHER not in self.labels else float(other)
         self.other_threshold_typed = float(self.info.json_field("other_threshold_typed", 1.0))
+        detector = self.info.json_field("loudspeaker")
+        self.detector = None if detector is None else LoudspeakerDetector.from_dict(detector)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [EMBEDDING_INPUT]:
             raise ModelError(f"{path}: an embedding voice model has one input, 'embedding'")
@@ -289,7 +296,8 @@ class EmbeddingVoiceTagger:
     ) -> VoiceResult:
         """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`. ``track`` (its pitch track)
         and ``embedding`` (its speaker embedding) are computed when not given."""
-        return self.decide(*self.probabilities(samples, track, embedding))
+        probs, f0 = self.probabilities(samples, track, embedding)
+        return self.decide(probs, f0, self.loudspeaker(samples, probs))
 
     def probabilities(
         self,
@@ -310,13 +318,25 @@ class EmbeddingVoiceTagger:
         vector = np.asarray(vector, dtype=np.float32).reshape(1, self.size)
         return self.session.run(["probs"], {EMBEDDING_INPUT: vector})[0][0], f0
 
-    def decide(self, probs: np.ndarray | None, f0_hz: float) -> VoiceResult:
-        """The answer for :meth:`probabilities`' output, by this model's rules."""
+    def loudspeaker(self, samples: np.ndarray, probs: np.ndarray | None) -> float | None:
+        """The loudspeaker detector's probability (None without a detector or a judgement)."""
+        if self.detector is None or probs is None:
+            return None
+        p_other = float(probs[self.labels.index(OTHER)])
+        return self.detector.probability(channel_features(samples), p_other)
+
+    def decide(
+        self, probs: np.ndarray | None, f0_hz: float, loudspeaker: float | None = None
+    ) -> VoiceResult:
+        """The answer for :meth:`probabilities`' output (and :meth:`loudspeaker`'s), by this
+        model's rules."""
         if probs is None:
             return _refuse(self.labels, f0_hz)
         if self.other_threshold is None:
             return _decide(self.labels, probs, self.threshold, f0_hz)
-        return _decide_other(self.labels, probs, self.threshold, self.other_threshold, f0_hz)
+        heard = self.detector is not None and (loudspeaker or 0.0) >= self.detector.threshold
+        return _decide_other(self.labels, probs, self.threshold, self.other_threshold, f0_hz,
+                             loudspeaker if heard else 0.0)  # fmt: skip
 
 
 def typed_other_max(tagger) -> float:

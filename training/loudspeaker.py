@@ -21,10 +21,12 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import numpy as np
+import typer
 
 from edge.audio import SAMPLE_RATE
 from edge.loudspeaker import channel_features
@@ -146,3 +148,131 @@ def fit_logistic(z: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarr
         hessian = (a * (balance * p * (1 - p))[:, None]).T @ a + ridge
         w -= np.linalg.solve(hessian, gradient)
     return mean, scale, w[:-1], float(w[-1])
+
+
+def auc(score: np.ndarray, truth: np.ndarray) -> float:
+    """Area under the ROC curve: the chance a loudspeaker clip outscores a direct one."""
+    order = np.argsort(score, kind="stable")
+    ranks = np.empty(score.size)
+    ranks[order] = np.arange(1, score.size + 1)
+    n_pos = int(truth.sum())
+    n_neg = truth.size - n_pos
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# --------------------------------------------------------------------------- command
+
+TRAIN_SPLITS = ("train", "train_kokoro")
+HELD_OUT_CLIPS = 240  # test-split utterances (scene-only voices) played both ways
+HELD_OUT_SEED = 5
+
+
+def cached(path: Path, make) -> dict[str, np.ndarray]:
+    """``make()``'s arrays, stored at ``path`` (0600) the first time."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **make())
+        path.chmod(0o600)
+    data = np.load(path)
+    return {k: data[k] for k in data.files}
+
+
+def training_rows(data: Path, work: Path, tagger) -> tuple[np.ndarray, np.ndarray]:
+    """``(z (M, F + 1), is_loudspeaker (M,))`` of every view of the training splits."""
+    zs, ys = [], []
+    for split in TRAIN_SPLITS:
+        if not (data / f"{split}.npz").is_file():
+            continue
+        channel = cached(work / f"{split}.channel.npz", lambda s=split: channel_split(data, s))
+        vectors = np.load(data / f"{split}.emb.npz")["x"]
+        n, views, _ = channel["x"].shape
+        odds = other_log_odds(tagger, vectors.reshape(n * views, -1))
+        zs.append(np.hstack([channel["x"].reshape(n * views, -1), odds[:, None]]))
+        ys.append(np.repeat(channel["y"] == OTHER, views))
+    return np.vstack(zs), np.concatenate(ys).astype(float)
+
+
+def held_out_views(data: Path, encoder) -> dict[str, np.ndarray]:
+    """Test-split voices (never trained on) through :func:`held_out_loudspeaker` and direct,
+    each in the test views (clean, test-only noise at 10 and 5 dB): vectors and channel
+    statistics."""
+    from training.voice.probe import views_of
+
+    clips, specs = home.read_split(data, "test")
+    keep = [i for i, s in enumerate(specs) if s.label != "other"][:HELD_OUT_CLIPS]
+    vectors, channel, played = [], [], []
+    for i in keep:
+        rng = np.random.default_rng([HELD_OUT_SEED, i])
+        for through in (True, False):
+            x = held_out_loudspeaker(clips[i], rng) if through else clips[i]
+            views = views_of(x, "test", rng)
+            vectors.append([encoder.embed(v) for v in views])
+            channel.append([channel_features(v) for v in views])
+            played.append(through)
+    return {"vectors": np.array(vectors, np.float32), "channel": np.array(channel),
+            "played": np.array(played)}  # fmt: skip
+
+
+def held_out_check(views: dict[str, np.ndarray], tagger, detector) -> dict:
+    """AUC of the voice model's p(other) alone and of the detector, per test view."""
+    from training.voice.probe import TEST_CONDITIONS
+
+    n, count, _ = views["vectors"].shape
+    odds = other_log_odds(tagger, views["vectors"].reshape(n * count, -1)).reshape(n, count)
+    played = views["played"]
+    out = {}
+    for k, condition in enumerate(TEST_CONDITIONS):
+        p_other = 1 / (1 + np.exp(-odds[:, k]))
+        detected = np.array([detector.probability(f, p) for f, p in
+                             zip(views["channel"][:, k], p_other, strict=True)])  # fmt: skip
+        out[condition] = {
+            "auc_voice_model_alone": round(auc(odds[:, k], played), 4),
+            "auc_detector": round(auc(detected, played), 4),
+            "clips": int(n),
+        }
+    return out
+
+
+def fit_detector(data: Path, work: Path, model: Path | None) -> tuple[dict, dict]:
+    """``(detector fields, report)``: fitted on the training splits, checked on held-out voices
+    through held-out loudspeaker settings."""
+    from edge.loudspeaker import FEATURE_NAMES, LoudspeakerDetector
+    from edge.speaker import SpeakerEncoder
+    from edge.voice import EmbeddingVoiceTagger
+
+    encoder = SpeakerEncoder()
+    tagger = EmbeddingVoiceTagger(model, encoder=encoder)
+    z, y = training_rows(data, work, tagger)
+    mean, scale, weights, bias = fit_logistic(z, y)
+    detector = LoudspeakerDetector(*(tuple(map(float, v)) for v in (mean, scale, weights)), bias)
+    views = cached(work / "held_out_loudspeaker.npz", lambda: held_out_views(data, encoder))
+    report = {
+        "trained_on": f"{int(y.size)} views of {', '.join(TRAIN_SPLITS)} ({int(y.sum())} loudspeaker)",
+        "weights": dict(zip((*FEATURE_NAMES, "other_log_odds"), np.round(weights, 3).tolist(), strict=True)),
+        "held_out": held_out_check(views, tagger, detector),
+    }  # fmt: skip
+    return detector.to_dict(), report
+
+
+def cli(
+    data: Path = typer.Option(..., help="Folder written by talkratio-train voice-data (embedded)."),
+    work: Path = typer.Option(..., help="Folder for cached channel statistics and held-out views."),
+    model: Path = typer.Option(None, help="Voice model (default: the bundled one)."),
+    write: bool = typer.Option(False, "--write", help="Store the detector in the voice model."),
+) -> None:
+    """Fit the loudspeaker detector (channel statistics + the voice model's p(other)).
+
+    Example: talkratio-train loudspeaker --data data/voicetype/home --work data/tvreject/loudspeaker --write
+    """
+    from edge.onnx_model import bundled_model
+    from export.onnx_utils import write_metadata
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    path = bundled_model("voice") if model is None else model
+    if not (data / "train.emb.npz").is_file() or not path.is_file():
+        typer.echo(f"Error: {data} holds no train.emb.npz, or {path} does not exist.", err=True)
+        raise typer.Exit(2)
+    detector, report = fit_detector(data, work, path)
+    typer.echo(json.dumps(report, indent=1))
+    if write:
+        write_metadata(path, {"loudspeaker": detector})
