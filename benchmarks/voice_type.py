@@ -222,8 +222,10 @@ def rule_of(tagger) -> dict:
     """The ``other`` rule the voice model carries (None: the best label decides)."""
     from edge.voice import typed_other_max
 
+    detector = getattr(tagger, "detector", None)
     return {
         "other_threshold": getattr(tagger, "other_threshold", None),
+        "loudspeaker_threshold": None if detector is None else detector.threshold,
         "other_threshold_typed": typed_other_max(tagger),
     }
 
@@ -319,6 +321,7 @@ def markdown(results: dict) -> str:
     ]
     lines += ["| utterances | voice given (share of seconds) |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in s["by_style"].items()]
+    lines += held_out_markdown(results)
     for split, parts in results.get("test_splits", {}).items():
         lines += ["", f"## Home data split `{split}` ({SPLIT_TITLES[split]}; test-only noise)", ""]
         lines += [
@@ -334,6 +337,24 @@ def markdown(results: dict) -> str:
                 )
     lines += ["", f"Model: {results['model']}; machine time {results['wall_s']} s.", ""]
     return "\n".join(lines)  # fmt: skip
+
+
+def held_out_markdown(results: dict) -> list[str]:
+    """The rule and the TV through held-out loudspeaker settings."""
+    rule, held = results["rule"], results["held_out_loudspeaker_tv"]
+    return [
+        "",
+        f"Rule of the voice model: `other` from p(other) >= {rule['other_threshold']} or "
+        f"loudspeaker detector >= {rule['loudspeaker_threshold']}; the typed household tier "
+        f"only under p(other) {rule['other_threshold_typed']} (`talkratio-train tv-rule`).",
+        "",
+        f"The same {held['utterances']} TV utterances ({held['speech_s']} s) through loudspeaker "
+        "settings no training used (`training.loudspeaker.held_out_loudspeaker`: soundbar or "
+        "tablet band edges, a limiter, band replication, panel dips), same levels and noise: "
+        f"{held['without_enrolment']['tv_seconds_to_a_parent']} of their seconds credited to a "
+        f"parent without enrolment, {held['with_enrolment']['tv_seconds_to_a_parent']} with; "
+        f"called {held['by_style'].get('tv/tv', {})}.",
+    ]
 
 
 def shown(value) -> str:
