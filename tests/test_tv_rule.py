@@ -200,3 +200,28 @@ def test_a_loudspeakers_band_limit_and_compression_show_in_the_channel_statistic
     assert b["rolloff_high_hz"] < a["rolloff_high_hz"] - 1000
     assert b["band_6000_8000_db"] < a["band_6000_8000_db"] - 6
     assert b["dynamic_range_db"] < a["dynamic_range_db"]
+
+
+def test_the_dev_scenes_that_choose_the_rule_share_no_voice_or_sentence_with_the_test_scenes():
+    from training.household_scenes import cast
+    from training.voice.home import split_sentences, split_variants
+
+    test_voices = set(split_variants("test", "female") + split_variants("test", "male"))
+    for index in range(20):
+        voices = cast(index, np.random.default_rng([tv_rule.DEV_SEED, index]), "dev")
+        assert not {v["variant"] for v in voices.values()} & test_voices
+    assert not set(split_sentences("dev", short=False)) & set(split_sentences("test", short=False))
+
+
+@pytest.mark.parametrize("command", ["tv-rule", "loudspeaker"])
+def test_the_rule_commands_refuse_a_missing_voice_model_in_one_sentence(tmp_path, command):
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom training.cli import main\nmain(sys.argv[1:])"
+    argv = [command, "--work", str(tmp_path), "--model", str(tmp_path / "none.onnx")]
+    if command == "loudspeaker":
+        argv += ["--data", str(tmp_path)]
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert out.returncode == 2 and "does not exist" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
