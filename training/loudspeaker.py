@@ -167,9 +167,10 @@ HELD_OUT_CLIPS = 240  # test-split utterances (scene-only voices) played both wa
 HELD_OUT_SEED = 5
 
 
-def cached(path: Path, make) -> dict[str, np.ndarray]:
-    """``make()``'s arrays, stored at ``path`` (0600) the first time."""
-    if not path.is_file():
+def cached(path: Path, make, fits=lambda data: True) -> dict[str, np.ndarray]:
+    """``make()``'s arrays, stored at ``path`` (0600) the first time or when the stored ones
+    no longer ``fits``."""
+    if not path.is_file() or not fits(dict(np.load(path))):
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **make())
         path.chmod(0o600)
@@ -183,8 +184,12 @@ def training_rows(data: Path, work: Path, tagger) -> tuple[np.ndarray, np.ndarra
     for split in TRAIN_SPLITS:
         if not (data / f"{split}.npz").is_file():
             continue
-        channel = cached(work / f"{split}.channel.npz", lambda s=split: channel_split(data, s))
         vectors = np.load(data / f"{split}.emb.npz")["x"]
+        channel = cached(
+            work / f"{split}.channel.npz",
+            lambda s=split: channel_split(data, s),
+            lambda stored, v=vectors: stored["x"].shape[:2] == v.shape[:2],  # same clips, views
+        )
         n, views, _ = channel["x"].shape
         odds = other_log_odds(tagger, vectors.reshape(n * views, -1))
         zs.append(np.hstack([channel["x"].reshape(n * views, -1), odds[:, None]]))
