@@ -65,6 +65,7 @@ class Options:
     out: Path = RESULTS
     model: Path | None = None  # voice model (default: the bundled one)
     split: str = "test"  # voices and sentences: test (the scene-only ones) or dev (calibration)
+    rule: bool = True  # False: the voice model's other rule switched off (the best label decides)
 
 
 # --------------------------------------------------------------------------- judging
@@ -216,6 +217,11 @@ def held_out_summary(judged: list[Judged]) -> dict:
         out[name] = {"tv_seconds_to_a_parent": round(credited / tv_s, 4) if tv_s else 0.0}
     out["by_style"] = style_table(judged)
     return out
+
+
+def switch_rule_off(tagger) -> None:
+    """The voice model as it was before the ``other`` rule: the best label decides."""
+    tagger.other_threshold, tagger.detector, tagger.other_threshold_typed = None, None, 1.0
 
 
 def rule_of(tagger) -> dict:
@@ -377,6 +383,8 @@ def run(options: Options) -> dict:
     encoder = SpeakerEncoder()
     tagger = load_voice_tagger(options.model)
     tagger._encoder = encoder
+    if not options.rule:
+        switch_rule_off(tagger)
     judged = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
     results = {
         "model": f"{tagger.info.name} {tagger.info.version} ({tagger.info.sha256[:12]})",
@@ -409,10 +417,22 @@ def main(argv: list[str] | None = None) -> None:
         default=Options.split,
         help="scene voices and sentences (dev: for choosing thresholds)",
     )
+    parser.add_argument(
+        "--no-rule",
+        action="store_true",
+        help="the voice model's other rule off (the figures before it)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     options = Options(
-        args.scenes, args.utterances, args.seed, args.data, args.out, args.model, args.split
+        args.scenes,
+        args.utterances,
+        args.seed,
+        args.data,
+        args.out,
+        args.model,
+        args.split,
+        not args.no_rule,
     )
     results = run(options)
     options.out.mkdir(parents=True, exist_ok=True)
