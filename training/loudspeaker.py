@@ -1,4 +1,4 @@
-"""The loudspeaker detector: channel statistics + the voice model's ``other`` odds, fitted and calibrated.
+"""The loudspeaker detector: channel statistics + the voice model's ``other`` odds, fitted and checked.
 
 Steps (``talkratio-train loudspeaker``):
 
@@ -11,9 +11,9 @@ Steps (``talkratio-train loudspeaker``):
 3. the held-out check: voices the detector never heard (the test split's
    scene-only voices), played through loudspeaker settings outside the training
    ranges (:func:`held_out_loudspeaker`), clean and in test-only noise;
-4. thresholds chosen on dev household scenes (:mod:`training.household_scenes`,
-   dev voices and sentences, never the benchmark's), written into the voice model
-   as ``talkratio.loudspeaker``.
+4. ``--write`` stores it in the voice model as ``talkratio.loudspeaker`` with
+   threshold 1.0 (never); ``talkratio-train tv-rule`` (:mod:`training.tv_rule`)
+   then chooses its threshold on dev household scenes.
 
 Example:
     talkratio-train loudspeaker --data data/voicetype/home --work data/tvreject/loudspeaker --write
