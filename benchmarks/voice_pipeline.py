@@ -80,6 +80,23 @@ def recording(
     return np.clip(samples, -1, 1).astype(np.float32), spans
 
 
+def levelled(utterances, snr_db: float, tv_db: float, rng: np.random.Generator):
+    """``(speech, noise)``: each utterance (:class:`training.household_scenes.Utterance`) at its
+    level in the scene, as :func:`training.household_scenes.mix` sets it, and the scene's
+    test-only noise as a function of a length in samples."""
+    from training.household_scenes import _levels
+    from training.noise import power
+    from training.voice.home import fresh_noise
+
+    reference, noise_power = _levels(utterances, snr_db)
+    tv_power = reference * 10 ** (tv_db / 10)
+    speech = [
+        u.samples * np.float32(np.sqrt((tv_power if u.role == "tv" else reference) / max(power(u.samples), 1e-12)))
+        for u in utterances
+    ]
+    return speech, lambda n: fresh_noise(n, rng) * np.float32(np.sqrt(noise_power))
+
+
 def lay_out(sizes: Sequence[int], rng: np.random.Generator) -> tuple[list[int], int]:
     """Start sample of each utterance and the recording's length: a pause before each, quick
     (:data:`QUICK_GAP_S`) with probability :data:`QUICK_SHARE`, else ordinary."""
