@@ -69,7 +69,9 @@ class VoiceChangeOptions:
     # no enrolment; the figures were taken before early cuts existed). Per-parent seconds error,
     # |share error| in points, child seconds error, child turns (49 true): off 0.217 / 7.69 /
     # 0.72 / 53; 0.20: 0.201 / 7.67 / 0.69 / 64; 0.15: 0.198 / 8.46 / 0.63 / 73; 0.10: 0.200 /
-    # 8.99 / 0.67 / 77. Lower cuts a mother's child-directed sentences into parts called child
+    # 8.99 / 0.67 / 77. Lower cuts a mother's child-directed sentences into parts called child.
+    # Checked again with the voice model of the TV rule (9a3bcd77bf89; PIPELINE_KEY 4 layouts,
+    # early cuts off): off 0.261 / 9.73 / 1.30 / 55 of 52 true; 0.20: 0.211 / 8.49 / 1.15 / 67
     typed_change_distance: float | None = TYPED_CHANGE_DISTANCE
     # live and analyze: cut an utterance in progress at a settled change (the part before it
     # is recorded without waiting for the utterance's end: last word -> stored latency). Off
