@@ -85,10 +85,16 @@ def test_a_voice_through_a_tv_speaker_is_other_not_the_mother(tagger):
 
 @needs_espeak
 @needs_kokoro
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9, open: the bundled model calls a held-out Kokoro woman in 5 dB of kitchen "
+    "noise `child` (1 of 6 female); no retrained probe fixed it (edge/assets/voice.md)",
+)
 def test_a_held_out_kokoro_mother_in_kitchen_noise_at_5_db_is_still_female(tagger):
-    """The hardest case the bundled model was retrained for: a recorded-human timbre it never
-    heard (a ``jf_tebukuro`` blend of a seed no test split uses) under test-only noise (dishes,
-    an electronic toy) at 5 dB. The model before the retraining called most of these ``child``."""
+    """The miss that keeps issue 9 open: a recorded-human timbre the model never heard (a
+    ``jf_tebukuro`` blend of a seed no test split uses) under test-only noise (dishes, an
+    electronic toy) at 5 dB. Strict: a model that passes it makes this test fail, so the
+    marker goes with the fix."""
     from training import kokoro
     from training import noise as home_noise
     from training.voice.home import clatter, toy
@@ -251,3 +257,18 @@ def test_a_balanced_accuracy_on_few_utterances_has_a_wide_interval():
     few = probe.balanced_accuracy_margin(few_truth, few_guess, [0, 1])
     many = probe.balanced_accuracy_margin(many_truth, many_guess, [0, 1])
     assert few > 0.06 and many < 0.03  # ±0.087 and ±0.021
+
+
+def test_view_recipes_change_training_views_but_never_the_test_views():
+    """The noisy recipe gives training more noisy views and dev the test's fixed conditions; the
+    held-out test views are the same audio whichever recipe trained the model."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    x = (0.1 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+
+    def views(split, recipe):
+        return probe.views_of(x, split, np.random.default_rng(5), recipe)
+
+    assert [len(views(s, probe.BUNDLED_VIEWS)) for s in ("train", "dev")] == [3, 2]
+    assert [len(views(s, probe.NOISY_VIEWS)) for s in ("train", "dev")] == [5, 3]
+    pairs = zip(views("test", probe.BUNDLED_VIEWS), views("test", probe.NOISY_VIEWS), strict=True)
+    assert all(np.array_equal(bundled, noisy) for bundled, noisy in pairs)
