@@ -87,8 +87,9 @@ def test_a_voice_through_a_tv_speaker_is_other_not_the_mother(tagger):
 @needs_kokoro
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 9, open: the bundled model calls a held-out Kokoro woman in 5 dB of kitchen "
-    "noise `child` (1 of 6 female); no retrained probe fixed it (edge/assets/voice.md)",
+    reason="issue 9, open: the bundled model calls a held-out Kokoro woman female in 3 of 6 "
+    "clips in 5 dB of kitchen noise (2 child, 1 other; all 3 clean clips female); no retrained "
+    "probe fixed it (edge/assets/voice.md)",
 )
 def test_a_held_out_kokoro_mother_in_kitchen_noise_at_5_db_is_still_female(tagger):
     """The miss that keeps issue 9 open: a recorded-human timbre the model never heard (a
