@@ -8,9 +8,10 @@ the probe sees the embedding alone.
 Steps (``talkratio-train voice-probe``):
 
 1. embed every utterance of the home data (:mod:`training.voice.home`) in a
-   few *views*: clean with a faint noise floor, and noisy: train with four
-   views of training noise at 0-20 dB (half of them two kinds at once), dev
-   with training noise at 10 and 5 dB, test with test-only noise at 10 and 5 dB;
+   few *views*: clean with a faint noise floor, and noisy. :data:`BUNDLED_VIEWS`
+   (the shipped model's): train twice and dev once with training noise at
+   0-20 dB; :data:`NOISY_VIEWS`: train four times, half of them two noise kinds
+   at once, dev at 10 and 5 dB. Test always has test-only noise at 10 and 5 dB;
 2. fit a linear layer or a one-hidden-layer MLP on train (class-balanced);
 3. fit a temperature on dev, then the ``unknown`` threshold: the confidence
    below which dev answers are more often wrong than right (:func:`choose_threshold`);
@@ -333,6 +334,8 @@ def test_report(model: Probe, temperature: float, threshold: float, data) -> dic
 
 def trained_on(train, kokoro=None, views: int = 0) -> str:
     views = views or train["x"].shape[1]
+    recipe = VIEW_RECIPES[str(train["views"])] if "views" in train else BUNDLED_VIEWS
+    mixed = ", half of it two kinds at once" if recipe.mixed_noise_prob else ""
     labels = train["y"] if kokoro is None else np.concatenate([train["y"], kokoro["y"]])
     counts = np.bincount(labels, minlength=len(home.LABELS))
     parts = ", ".join(f"{n} {label}" for label, n in zip(home.LABELS, counts, strict=True))
@@ -342,7 +345,7 @@ def trained_on(train, kokoro=None, views: int = 0) -> str:
     return (
         f"home-like voice-type data (talkratio-train voice-data): {parts} utterances of "
         f"{voices}, WORLD-converted (adults, adults to a child, children, loudspeakers), "
-        f"each in {views} views (clean, and home noise at 0-20 dB, half of it two kinds at once)"
+        f"each in {views} views (clean, and home noise at 0-20 dB{mixed})"
     )
 
 
