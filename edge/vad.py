@@ -46,7 +46,7 @@ class NeuralVad:
         self.window_samples = int(features["window_samples"])
         self._context_samples = int(features["context_samples"])
         self._state_shape = tuple(features["state_shape"])
-        self._many = features.get("windows_per_call") == "any"
+        self.batched = features.get("windows_per_call") == "any"  # many windows per call
         self._rate = np.array(SAMPLE_RATE, np.int64)
         self.reset()
 
@@ -69,7 +69,7 @@ class NeuralVad:
         width = self.window_samples + self._context_samples
         inputs = np.lib.stride_tricks.sliding_window_view(stream, width)[:: self.window_samples]
         self._context = stream[-self._context_samples :].copy()
-        if self._many:
+        if self.batched:
             out, self._state = self._session.run(None, {"input": inputs, "state": self._state})
             return out.astype(np.float32)
         return np.array([self._one(x) for x in inputs], np.float32)
