@@ -14,15 +14,19 @@ Three views of one recording (default: the bundled ``household.wav``):
   and resampling the file, and the records; median of ``--repeats``;
 - **the neural VAD alone** over every 32 ms window of the recording: one window
   per call against 32 per call (the segmenter's lookahead), and, given
-  ``--silero-wheel``, the graph as the Silero wheel ships it.
+  ``--silero-wheel``, the graph as the Silero wheel ships it;
+- given ``--scenes``, **the whole pipeline on those recordings** (the main
+  benchmark's stage table: ``benchmarks.stages.stage_costs``, wall seconds per
+  stage, and the whole pipeline in wall and CPU seconds) on one and two threads.
 
 Usage::
 
-    python -m benchmarks.cpu_profile --out benchmarks/results
+    python -m benchmarks.cpu_profile --out benchmarks/results \
+        --scenes data/bench_v1/scenes_2x2.5min/scene_000.wav data/bench_v1/scenes_2x2.5min/scene_001.wav
 
-Writes ``cpu_profile.json`` and ``cpu_profile.md``. It also runs on an older
-checkout (parts it cannot find there are left out), so a before/after pair is
-two runs of the same command.
+Writes ``NAME.json`` and ``NAME.md`` (``--name``, default ``cpu_profile``). It
+also runs on an older checkout (parts it cannot find there are left out): run
+this file with that checkout first on ``PYTHONPATH`` for a "before".
 """
 
 from __future__ import annotations
@@ -205,6 +209,31 @@ def _vad_windows_with_context(windows: np.ndarray, context: int = 64) -> np.ndar
     return np.lib.stride_tricks.sliding_window_view(stream, width)[:: windows.shape[1]].copy()
 
 
+def scene_stages(scenes: list[Path], threads: int) -> dict:
+    """The main benchmark's stage table row for the bundled INT8 models on ``threads``."""
+    from benchmarks.stages import stage_costs, warm_up
+    from edge.recognition import load_recognizers
+
+    recognizers = load_recognizers(None, None, threads=threads)
+    warm_up(recognizers)
+    return {"threads": threads, **stage_costs(scenes, recognizers).to_json()}
+
+
+def _scene_lines(rows: list[dict]) -> list[str]:
+    if not rows:
+        return []
+    stages = [k for k in rows[0]["rtf"] if k not in ("sum", "whole", "whole_cpu")]
+    lines = ["", f"## The whole pipeline on {len(rows[0]['scenes'])} recordings, "
+             f"{rows[0]['audio_s']:.0f} s (RTF; stages in wall seconds, as `benchmarks.run`)\n",
+             "| threads | " + " | ".join(stages) + " | sum | whole pipeline (wall) | whole pipeline (CPU) |",
+             "|---" * (len(stages) + 4) + "|"]
+    for row in rows:
+        rtf = row["rtf"]
+        cells = [f"{rtf[k]:.4f}" for k in (*stages, "sum", "whole", "whole_cpu")]
+        lines.append(f"| {row['threads']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     lines = [f"# Where the CPU time of `talkratio analyze` goes\n\nCommand: `{result['command']}`; "
              f"recording `{result['recording']}` ({result['audio_s']:.1f} s); one thread; commit "
@@ -225,6 +254,7 @@ def markdown(result: dict) -> str:
     lines += ["", f"## The neural VAD alone, all {vad['windows']} windows of 32 ms\n",
               "| graph, windows per call | CPU s |", "|---|---|"]
     lines += [f"| {k} | {v:.3f} |" for k, v in vad.items() if k != "windows"]
+    lines += _scene_lines(result.get("scenes", []))
     return "\n".join(lines) + "\n"
 
 
@@ -234,21 +264,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results")
     parser.add_argument("--silero-wheel", type=Path, help="silero_vad-6.2.3-py3-none-any.whl")
+    parser.add_argument("--scenes", type=Path, nargs="*", default=[], help="recordings for the stage table")
+    parser.add_argument("--name", default="cpu_profile", help="results file name (no suffix)")
     args = parser.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = "1"
     from benchmarks.machine import describe_machine, load_average
     from edge.audio import SAMPLE_RATE, load_audio
 
-    command = "python -m benchmarks.cpu_profile " + " ".join(sys.argv[1:] if argv is None else argv)
+    invoked = "python -m benchmarks.cpu_profile" if __spec__ else f"PYTHONPATH={REPO_ROOT} python {sys.argv[0]}"
+    command = f"{invoked} " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {"command": command.strip(), "recording": args.recording.name,
               "audio_s": load_audio(args.recording).size / SAMPLE_RATE,
               "commit": describe_machine().git_commit, "load_average": load_average(),
               "whole_command": whole_command(args.recording, args.repeats),
               "analysis": analysis_parts(args.recording, args.repeats),
-              "vad_alone": vad_alone(args.recording, args.repeats, args.silero_wheel)}
+              "vad_alone": vad_alone(args.recording, args.repeats, args.silero_wheel),
+              "scenes": [{"scenes": [p.name for p in args.scenes], **scene_stages(args.scenes, t)}
+                         for t in (1, 2) if args.scenes]}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "cpu_profile.json").write_text(json.dumps(result, indent=1))
-    (args.out / "cpu_profile.md").write_text(markdown(result))
+    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=1))
+    (args.out / f"{args.name}.md").write_text(markdown(result))
     print(markdown(result))
     return 0
 
