@@ -6,9 +6,10 @@ runs only while webrtcvad has heard something speech-like in the last second (a
 quiet home costs webrtcvad only). While it runs it judges the frames of the
 block at hand up to a second ahead in one call (a call costs far more than a
 frame); what it judged ahead is dropped if it goes to sleep, and it always
-wakes from a fresh state, so the probabilities are those of one frame at a time. An utterance starts when the probability
-passes ``onset_threshold`` long enough, and a frame inside it is speech while
-the probability stays above ``offset_threshold``. It ends as soon as the model
+wakes from a fresh state, so the probabilities are those of one frame at a
+time. An utterance starts when the probability passes ``onset_threshold`` long
+enough, and a frame inside it is speech while the probability stays above
+``offset_threshold``. It ends as soon as the model
 is sure of silence (below ``silence_threshold`` for ``endpoint_ms``), or after
 ``hangover_ms`` of frames below ``offset_threshold``. ``vad = "webrtc"`` is
 webrtcvad alone, as before (voiced frames, onset, hangover); ``"silero"`` the
@@ -60,8 +61,8 @@ ENERGY_FLOOR = 1e-10  # mean square of digital silence (-100 dB), so the log sta
 # the start may move this many frames before the model's first (it comes in a frame late)
 EDGE_REACH_FRAMES = 2
 # the neural VAD judges up to this many frames of a block in one call: 32 frames of 32 ms, 1 s.
-# On household.wav a call of 16 frames already cost under a third of 16 single calls, and 32
-# to 312 frames cost the same per frame; a second ahead wastes at most a second of judging
+# household.wav's 2812 frames cost 0.27 CPU s one per call and 0.055 s 32 per call
+# (benchmarks/results/cpu_profile.md); a second ahead wastes at most a second of judging
 # each time the model goes to sleep (it only sleeps after GATE_HOLD_S of webrtcvad silence)
 LOOKAHEAD_FRAMES = 32
 
