@@ -6,18 +6,11 @@ Usage::
     .venv/bin/python -m benchmarks.voice_type --scenes 2      # checks the harness
     .venv/bin/python -m benchmarks.voice_type --data data/voicetype/home  # + test split
 
-Scenes (made here, deterministic): a mother, a father, a child and a TV, all
-voices the voice-type training never heard (the scene-only espeak-ng variants),
-held-out sentences, WORLD-converted (:mod:`training.voiceconv`):
-
-- half of the mother's utterances are to the child: 300-380 Hz, wide, slow;
-  the father's to the child: 160-220 Hz;
-- the child: formants raised 20-32 %, F0 235-275 Hz in even scenes (under the
-  old 280 Hz ceiling) and 300-420 Hz in odd ones;
-- the TV: presenters through :func:`training.voice.home.loudspeaker` at -20 to
-  -6 dB under the family's speech;
-- test-only household noise (:func:`training.voice.home.fresh_noise`) at 5, 10,
-  15 and 20 dB SNR against the family's speech.
+Scenes: :mod:`training.household_scenes` (a mother, a father, a child and a TV,
+voices and sentences the voice-type training never had, child-directed speech,
+children under and over 280 Hz, TV at -20 to -6 dB, test-only noise at 5-20 dB).
+``--split dev`` makes the same kind of scenes from the dev voices and training
+sentences: what the decision thresholds are chosen on (never the test scenes).
 
 Each utterance is judged on its own (the truth's segmentation: this measures
 the voice type and the household match, not the VAD). Seconds are utterance
@@ -40,23 +33,21 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.audio import SAMPLE_RATE
-from training import noise as home_noise
-from training import synth
-from training.voice import home
-from training.voiceconv import VoiceChange, convert
+from training.household_scenes import (
+    SNRS_DB,
+    SceneOptions,
+    Utterance,
+    enrolment_audio,
+    make_scene,
+    mix,
+    mix_held_out_tv,
+)
 
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "benchmarks/results"
-SNRS_DB = (5.0, 10.0, 15.0, 20.0)
-ROLE_WEIGHTS = {"mother": 0.35, "father": 0.28, "child": 0.2, "tv": 0.17}
 TRUE_VOICE = {"mother": "female", "father": "male", "child": "child", "tv": "other"}
-CDS_SHARE = {"mother": 0.5, "father": 0.4}  # utterances spoken to the child
-ENROL_SENTENCES = 12  # about 30 s with pauses: the household needs 20 s of speech
-ENROL_BLOCK_S = 0.5  # enrolment audio reaches the VAD in blocks, as from a microphone
-TV_LEVEL_DB = (-20.0, -6.0)
 VOICE_CLASSES = ("female", "male", "child", "other")
 TEST_SPLITS = ("test", "test_kokoro")
 SPLIT_TITLES = {
@@ -73,115 +64,8 @@ class Options:
     data: Path | None = None  # voice-data folder: test-split figures too
     out: Path = RESULTS
     model: Path | None = None  # voice model (default: the bundled one)
-
-
-@dataclass(frozen=True)
-class Utterance:
-    role: str
-    style: str  # everyday, to_child, child, tv
-    seconds: float
-    f0_hz: float
-    samples: np.ndarray
-
-
-# --------------------------------------------------------------------------- scenes
-
-
-def cast(index: int, rng: np.random.Generator) -> dict[str, dict]:
-    """Per-scene voices: variant, base F0 and vocal-tract scale of each role."""
-    females = home.split_variants("test", "female")
-    males = home.split_variants("test", "male")
-    mother = str(rng.choice(females))
-    child_source = str(rng.choice([v for v in females + males if v != mother]))
-    child_f0 = (235.0, 275.0) if index % 2 == 0 else (300.0, 420.0)
-    return {
-        "mother": {"variant": mother, "f0": rng.uniform(175, 235), "formant": rng.uniform(0.96, 1.04)},
-        "father": {"variant": str(rng.choice(males)), "f0": rng.uniform(95, 140), "formant": rng.uniform(0.96, 1.04)},
-        "child": {"variant": child_source, "f0": rng.uniform(*child_f0), "formant": rng.uniform(1.2, 1.32)},
-    }  # fmt: skip
-
-
-def change_for(role: str, voice: dict, rng: np.random.Generator) -> tuple[str, VoiceChange]:
-    """The style and conversion of one utterance of ``role``."""
-    wobble = rng.uniform(0.93, 1.07)
-    if role == "child":
-        return "child", VoiceChange(
-            f0_median_hz=voice["f0"] * wobble, f0_range=rng.uniform(1.0, 1.4),
-            formant_scale=voice["formant"], tempo=rng.uniform(1.05, 1.25),
-        )  # fmt: skip
-    if rng.random() < CDS_SHARE[role]:
-        f0 = rng.uniform(300, 380) if role == "mother" else rng.uniform(160, 220)
-        return "to_child", VoiceChange(
-            f0_median_hz=f0, f0_range=rng.uniform(1.4, 1.8),
-            formant_scale=voice["formant"], tempo=rng.uniform(0.8, 0.92),
-        )  # fmt: skip
-    return "everyday", VoiceChange(
-        f0_median_hz=voice["f0"] * wobble, formant_scale=voice["formant"]
-    )
-
-
-def speak(variant: str, text: str, change: VoiceChange) -> np.ndarray:
-    speaker = synth.Speaker("BENCH", "female", 30, variant, home.ESPEAK_PITCH, 160, 0.0)
-    return convert(synth.synthesize(text, speaker), change)
-
-
-def tv_utterance(text: str, rng: np.random.Generator) -> np.ndarray:
-    """A presenter (any held-out voice, adult) through a TV's loudspeaker."""
-    gender = str(rng.choice(["female", "male"]))
-    variant = str(rng.choice(home.split_variants("test", gender)))
-    change = VoiceChange(f0_median_hz=home.draw_adult_f0(gender, rng))
-    return home.loudspeaker(speak(variant, text, change), rng)
-
-
-def make_scene(index: int, options: Options) -> tuple[list[Utterance], dict, float]:
-    """``(utterances, cast, tv level dB)`` of scene ``index`` (clean speech, before noise)."""
-    rng = np.random.default_rng([options.seed, index])
-    voices = cast(index, rng)
-    adult_text = home.split_sentences("test", short=False)
-    child_text = home.split_sentences("test", short=True)
-    roles = list(ROLE_WEIGHTS)
-    out = []
-    for _ in range(options.utterances):
-        role = roles[rng.choice(len(roles), p=list(ROLE_WEIGHTS.values()))]
-        pool = child_text if role == "child" else adult_text
-        text = str(pool[int(rng.integers(len(pool)))])
-        if role == "tv":
-            x, style, f0 = tv_utterance(text, rng), "tv", 0.0
-        else:
-            style, change = change_for(role, voices[role], rng)
-            x, f0 = speak(voices[role]["variant"], text, change), change.f0_median_hz
-        out.append(Utterance(role, style, x.size / SAMPLE_RATE, f0, x))
-    return out, voices, float(rng.uniform(*TV_LEVEL_DB))
-
-
-def enrolment_audio(voice: dict, rng: np.random.Generator) -> np.ndarray:
-    """About 30 s of one parent alone in their everyday voice (sentences the scene may not use)."""
-    pool = home.split_sentences("test", short=False)
-    picks = rng.choice(len(pool), ENROL_SENTENCES, replace=False)
-    change = VoiceChange(f0_median_hz=voice["f0"], formant_scale=voice["formant"])
-    pause = np.zeros(SAMPLE_RATE // 2, np.float32)
-    parts = [np.concatenate([speak(voice["variant"], pool[i], change), pause]) for i in picks]
-    x = np.concatenate(parts)
-    return home_noise.mix_at_snr(x, home.fresh_noise(x.size, rng), 25.0).astype(np.float32)
-
-
-def blocks(x: np.ndarray) -> list[np.ndarray]:
-    step = int(ENROL_BLOCK_S * SAMPLE_RATE)
-    return [x[i : i + step] for i in range(0, x.size, step)]
-
-
-def mix(utterances: list[Utterance], snr_db: float, tv_db: float, rng) -> list[np.ndarray]:
-    """Each utterance at its level in the scene's noise: family speech sets the reference power."""
-    family = [u.samples for u in utterances if u.role != "tv"]
-    reference = float(np.mean([home_noise.power(x) for x in family])) if family else 1e-2
-    noise_power = reference / 10 ** (snr_db / 10)
-    out = []
-    for u in utterances:
-        target = reference * (10 ** (tv_db / 10) if u.role == "tv" else 1.0)
-        x = u.samples * np.float32(np.sqrt(target / max(home_noise.power(u.samples), 1e-12)))
-        noise = home.fresh_noise(x.size, rng) * np.float32(np.sqrt(noise_power))
-        out.append(np.clip(x + noise, -1, 1).astype(np.float32))
-    return out
+    split: str = "test"  # voices and sentences: test (the scene-only ones) or dev (calibration)
+    rule: bool = True  # False: the voice model's other rule switched off (the best label decides)
 
 
 # --------------------------------------------------------------------------- judging
@@ -202,24 +86,48 @@ def parent_of(voice: str) -> str | None:
     return {"female": "mother", "male": "father"}.get(voice)
 
 
-def judge_scene(index: int, options: Options, tagger, encoder) -> list[Judged]:
-    from edge.household import Household, enrol, speaker_of
+def judge_scene(index: int, options: Options, tagger, encoder) -> tuple[list[Judged], list[Judged]]:
+    """``(utterances judged, TV through held-out loudspeaker settings judged)`` of scene ``index``,
+    by the runtime's own rules (:meth:`tagger.tag`, :func:`edge.household.speaker_of`)."""
+    from edge.household import Household, enrol
+    from edge.voice import typed_other_max
 
-    utterances, voices, tv_db = make_scene(index, options)
+    scene = SceneOptions(options.utterances, options.seed, options.split)
+    utterances, voices, tv_db = make_scene(index, scene)
     rng = np.random.default_rng([options.seed, index, 1])
     snr = SNRS_DB[index % len(SNRS_DB)]
     prints = [
-        enrol(role, [enrolment_audio(voices[role], rng)], encoder) for role in ("mother", "father")
+        enrol(role, [enrolment_audio(voices[role], rng, options.split)], encoder)
+        for role in ("mother", "father")
     ]
-    household = Household(prints, encoder.info)
-    judged = []
-    for u, x in zip(utterances, mix(utterances, snr, tv_db, rng), strict=True):
-        embedding = encoder.embed(x)
-        voice = tagger.tag(x, embedding=embedding).voice
-        speaker, _ = speaker_of(voice, household, embedding)
-        judged.append(Judged(u.role, u.style, u.seconds, u.f0_hz, voice, parent_of(voice), speaker))
+    household = Household(prints, encoder.info, typed_other_max(tagger))
+    judged = [
+        judge(u, x, tagger, encoder, household)
+        for u, x in zip(utterances, mix(utterances, snr, tv_db, rng), strict=True)
+    ]
+    held_out_mix = mix_held_out_tv(
+        utterances, snr, tv_db, np.random.default_rng([options.seed, index, 2])
+    )
+    held_out = [
+        judge(u, x, tagger, encoder, household)
+        for u, x in zip(utterances, held_out_mix, strict=True)
+        if x is not None
+    ]
     log.info("scene %d (SNR %.0f dB, TV %.0f dB): %d utterances", index, snr, tv_db, len(judged))
-    return judged
+    return judged, held_out
+
+
+def judge(u: Utterance, x: np.ndarray, tagger, encoder, household) -> Judged:
+    """One utterance's voice, and its speaker without and with the enrolled household."""
+    from edge.household import speaker_of
+
+    embedding = encoder.embed(x)
+    result = tagger.tag(x, embedding=embedding)
+    other_prob = result.scores.get("other", 0.0)
+    speaker, _ = speaker_of(result.voice, household, embedding, other_prob)
+    return Judged(
+        u.role, u.style, u.seconds, u.f0_hz, result.voice, parent_of(result.voice), speaker
+    )
 
 
 def seconds_of(judged: list[Judged], role: str, field: str | None) -> float:
@@ -297,6 +205,35 @@ def summarise(scenes: list[list[Judged]]) -> dict:
     out["child_vs_mother_balanced_accuracy"] = round(child_vs_mother(every), 4)
     out["by_style"] = style_table(every)
     return out  # fmt: skip
+
+
+def held_out_summary(judged: list[Judged]) -> dict:
+    """The TV through held-out loudspeaker settings: seconds credited to a parent, and what
+    it was called."""
+    tv_s = sum(j.seconds for j in judged)
+    out = {"utterances": len(judged), "speech_s": round(tv_s, 1)}
+    for name, field in (("without_enrolment", "speaker"), ("with_enrolment", "enrolled_speaker")):
+        credited = sum(j.seconds for j in judged if getattr(j, field) is not None)
+        out[name] = {"tv_seconds_to_a_parent": round(credited / tv_s, 4) if tv_s else 0.0}
+    out["by_style"] = style_table(judged)
+    return out
+
+
+def switch_rule_off(tagger) -> None:
+    """The voice model as it was before the ``other`` rule: the best label decides."""
+    tagger.other_threshold, tagger.detector, tagger.other_threshold_typed = None, None, 1.0
+
+
+def rule_of(tagger) -> dict:
+    """The ``other`` rule the voice model carries (None: the best label decides)."""
+    from edge.voice import typed_other_max
+
+    detector = getattr(tagger, "detector", None)
+    return {
+        "other_threshold": getattr(tagger, "other_threshold", None),
+        "loudspeaker_threshold": None if detector is None else detector.threshold,
+        "other_threshold_typed": typed_other_max(tagger),
+    }
 
 
 def style_table(judged: list[Judged]) -> dict:
@@ -390,6 +327,7 @@ def markdown(results: dict) -> str:
     ]
     lines += ["| utterances | voice given (share of seconds) |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in s["by_style"].items()]
+    lines += held_out_markdown(results)
     for split, parts in results.get("test_splits", {}).items():
         lines += ["", f"## Home data split `{split}` ({SPLIT_TITLES[split]}; test-only noise)", ""]
         lines += [
@@ -405,6 +343,24 @@ def markdown(results: dict) -> str:
                 )
     lines += ["", f"Model: {results['model']}; machine time {results['wall_s']} s.", ""]
     return "\n".join(lines)  # fmt: skip
+
+
+def held_out_markdown(results: dict) -> list[str]:
+    """The rule and the TV through held-out loudspeaker settings."""
+    rule, held = results["rule"], results["held_out_loudspeaker_tv"]
+    return [
+        "",
+        f"Rule of the voice model: `other` from p(other) >= {rule['other_threshold']} or "
+        f"loudspeaker detector >= {rule['loudspeaker_threshold']}; the typed household tier "
+        f"only under p(other) {rule['other_threshold_typed']} (`talkratio-train tv-rule`).",
+        "",
+        f"The same {held['utterances']} TV utterances ({held['speech_s']} s) through loudspeaker "
+        "settings no training used (`training.loudspeaker.held_out_loudspeaker`: soundbar or "
+        "tablet band edges, a limiter, band replication, panel dips), same levels and noise: "
+        f"{held['without_enrolment']['tv_seconds_to_a_parent']} of their seconds credited to a "
+        f"parent without enrolment, {held['with_enrolment']['tv_seconds_to_a_parent']} with; "
+        f"called {held['by_style'].get('tv/tv', {})}.",
+    ]
 
 
 def shown(value) -> str:
@@ -427,11 +383,15 @@ def run(options: Options) -> dict:
     encoder = SpeakerEncoder()
     tagger = load_voice_tagger(options.model)
     tagger._encoder = encoder
-    scenes = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
+    if not options.rule:
+        switch_rule_off(tagger)
+    judged = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
     results = {
         "model": f"{tagger.info.name} {tagger.info.version} ({tagger.info.sha256[:12]})",
+        "rule": rule_of(tagger),
         "options": {k: shown(v) for k, v in asdict(options).items()},
-        "scenes": summarise(scenes),
+        "scenes": summarise([scene for scene, _ in judged]),
+        "held_out_loudspeaker_tv": held_out_summary([j for _, held in judged for j in held]),
     }
     if options.data is not None:
         results["test_splits"] = {
@@ -451,9 +411,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=None, help="voice-data folder (test split)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--model", type=Path, default=None, help="voice model (default: bundled)")
+    parser.add_argument(
+        "--split",
+        choices=("test", "dev"),
+        default=Options.split,
+        help="scene voices and sentences (dev: for choosing thresholds)",
+    )
+    parser.add_argument(
+        "--no-rule",
+        action="store_true",
+        help="the voice model's other rule off (the figures before it)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    options = Options(args.scenes, args.utterances, args.seed, args.data, args.out, args.model)
+    options = Options(
+        args.scenes,
+        args.utterances,
+        args.seed,
+        args.data,
+        args.out,
+        args.model,
+        args.split,
+        not args.no_rule,
+    )
     results = run(options)
     options.out.mkdir(parents=True, exist_ok=True)
     (options.out / "voice_type.json").write_text(json.dumps(results, indent=1))

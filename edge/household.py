@@ -91,9 +91,18 @@ def match_threshold(info: ModelInfo, key: str = "match_threshold") -> float:
 
 
 class Household:
-    """The enrolled parents. :meth:`match` names whose voice a vector is, if anyone's."""
+    """The enrolled parents. :meth:`match` names whose voice a vector is, if anyone's.
 
-    def __init__(self, voiceprints: Sequence[Voiceprint], model: ModelInfo):
+    ``typed_other_max``: the typed tier trusts a ``female``/``male`` voice type only
+    while the voice model's probability of ``other`` (a loudspeaker) is under this
+    (``talkratio.other_threshold_typed`` of the voice model; 1.0: always). A TV
+    presenter tagged ``female`` often carries some ``other`` probability, and the typed
+    threshold is low enough for a presenter of the parent's own type to reach it.
+    """
+
+    def __init__(
+        self, voiceprints: Sequence[Voiceprint], model: ModelInfo, typed_other_max: float = 1.0
+    ):
         for print_ in voiceprints:
             if print_.model_sha256 != model.sha256:
                 raise HouseholdError(
@@ -104,40 +113,48 @@ class Household:
         self.threshold = match_threshold(model) if voiceprints else 1.0
         typed = model.json_field("match_threshold_typed")  # older models: strict tier only
         self.typed_threshold = self.threshold if typed is None else float(typed)
+        self.typed_other_max = typed_other_max
 
     @property
     def enrolled(self) -> list[str]:
         return [role for role in ROLES if role in self.voiceprints]
 
     def match(
-        self, embedding: np.ndarray, voice: str | None = None
+        self, embedding: np.ndarray, voice: str | None = None, other_prob: float = 0.0
     ) -> tuple[str | None, float | None]:
         """``(role, cosine)``: the parent whose voiceprint is closest, when it is strictly
         closer than the other parent's and reaches the strict threshold, or the typed one
-        when ``voice`` is that parent's voice type; else ``(None, best cosine)``.
-        ``(None, None)`` with nobody enrolled."""
+        when ``voice`` is that parent's voice type and ``other_prob`` (the voice model's
+        probability of a loudspeaker) is under ``typed_other_max``; else
+        ``(None, best cosine)``. ``(None, None)`` with nobody enrolled."""
         if not self.voiceprints:
             return None, None
         scores = {role: float(p.embedding @ embedding) for role, p in self.voiceprints.items()}
         best = max(scores, key=scores.get)
         others = [s for role, s in scores.items() if role != best]
-        typed = PARENT_OF_VOICE.get(voice or "") == best
+        typed = PARENT_OF_VOICE.get(voice or "") == best and other_prob < self.typed_other_max
         needed = min(self.threshold, self.typed_threshold) if typed else self.threshold
         if scores[best] >= needed and all(scores[best] > s for s in others):
             return best, scores[best]
         return None, scores[best]
 
 
-def speaker_of(voice: str, household: Household | None, embedding: np.ndarray | None):
+def speaker_of(
+    voice: str,
+    household: Household | None,
+    embedding: np.ndarray | None,
+    other_prob: float = 0.0,
+):
     """``(speaker, score)`` of an utterance with voice type ``voice``.
 
-    Enrolled: the matched parent (the typed tier when ``voice`` is theirs), never for a
-    ``child`` or ``other`` voice. Not enrolled: ``female`` is the mother and ``male``
-    the father (score None).
+    Enrolled: the matched parent (the typed tier when ``voice`` is theirs and
+    ``other_prob``, the voice model's probability of a loudspeaker, is low enough),
+    never for a ``child`` or ``other`` voice. Not enrolled: ``female`` is the mother
+    and ``male`` the father (score None).
     """
     if household is None or not household.enrolled:
         return PARENT_OF_VOICE.get(voice), None
     if embedding is None:
         return None, None
-    role, score = household.match(embedding, voice)
+    role, score = household.match(embedding, voice, other_prob)
     return (None if voice in NEVER_PARENT_VOICES else role), score

@@ -105,7 +105,7 @@ def load_recognizers(
     Raises ``ModelError`` (or ``HouseholdError`` for voiceprints of another speaker
     model) with a sentence for the user.
     """
-    from edge.voice import load_voice_tagger
+    from edge.voice import load_voice_tagger, typed_other_max
 
     tagger = load_voice_tagger(voice_path, threads=threads)
     if voice_threshold is not None:
@@ -120,7 +120,7 @@ def load_recognizers(
     if voiceprints:
         if encoder is None:
             raise ModelError("a household is enrolled but no speaker model is available")
-        household = Household(voiceprints, encoder.info)
+        household = Household(voiceprints, encoder.info, typed_other_max(tagger))
     return Recognizers(voice=tagger, stt=stt, speaker=encoder, household=household)
 
 
@@ -155,7 +155,8 @@ def recognise(
         job = stt_thread.submit(_transcribe, segment.samples, recognizers.stt, denoise_stt)
     embedding = recognizers.embedding(segment)
     result = recognizers.voice.tag(segment.samples, segment.pitch, embedding=embedding)
-    speaker, score = speaker_of(result.voice, recognizers.household, embedding)
+    other_prob = result.scores.get("other", 0.0)  # a loudspeaker's probability
+    speaker, score = speaker_of(result.voice, recognizers.household, embedding, other_prob)
     if job is not None:
         text = job.result()
     elif wanted:

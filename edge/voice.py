@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.audio import HOP_SAMPLES, SAMPLE_RATE, FeatureConfig, compute_features, frame_count
+from edge.loudspeaker import LoudspeakerDetector, channel_features
 from edge.onnx_model import ModelError, ModelInfo, bundled_model, open_session
 from edge.pitch import (
     ADULT_MAX_F0_HZ,
@@ -42,6 +43,7 @@ EMBEDDING_INPUT = "embedding"  # input name of a model that judges a speaker emb
 
 UNKNOWN = "unknown"
 CHILD = "child"  # with this label a model may judge voices above the adult F0 range
+OTHER = "other"  # a TV, a radio, any loudspeaker
 PITCH_LABELS = ("female", "male")
 PITCH_THRESHOLD = 0.7  # p >= 0.7 needs F0 outside about 148-173 Hz (the overlap of the ranges)
 PITCH_MIN_SECONDS = 0.3  # shortest VAD utterance
@@ -71,6 +73,21 @@ def _decide(
     best = int(np.argmax(probs))
     voice = labels[best] if probs[best] >= threshold else UNKNOWN
     return VoiceResult(voice, float(probs[best]), scores, f0_hz)
+
+
+def _decide_other(
+    labels: tuple[str, ...], probs: np.ndarray, threshold: float, other_threshold: float,
+    f0_hz: float, loudspeaker: float = 0.0,
+) -> VoiceResult:  # fmt: skip
+    """``other`` as soon as its probability reaches ``other_threshold`` (below the plain
+    confidence threshold: a TV credited to a parent costs more than a parent's utterance
+    called ``other``) or the loudspeaker detector said so (``loudspeaker``: its probability,
+    0 when it did not); else :func:`_decide`."""
+    p_other = float(probs[labels.index(OTHER)])
+    if p_other >= other_threshold or loudspeaker:
+        scores = {label: float(p) for label, p in zip(labels, probs, strict=True)}
+        return VoiceResult(OTHER, max(p_other, loudspeaker), scores, f0_hz)
+    return _decide(labels, probs, threshold, f0_hz)
 
 
 def _refuse(labels: tuple[str, ...], f0_hz: float = 0.0) -> VoiceResult:
@@ -213,6 +230,16 @@ class EmbeddingVoiceTagger:
     Refusals are the other taggers': too short, silent, noise-only, tonal or
     clipped input is ``unknown`` at chance. There is no F0 ceiling: a mother
     at 350 Hz to her child and the child itself are judged by timbre.
+
+    ``other_threshold`` (``talkratio.other_threshold``): the probability of ``other``
+    from which the answer is ``other`` whatever the best label; ``detector``
+    (``talkratio.loudspeaker``, :class:`edge.loudspeaker.LoudspeakerDetector`): channel
+    statistics with that probability, a second way to ``other``;
+    ``other_threshold_typed`` (``talkratio.other_threshold_typed``): the probability of
+    ``other`` under which the household's typed match trusts a ``female``/``male``
+    answer. The thresholds are chosen on dev household scenes by
+    ``talkratio-train tv-rule`` (:mod:`training.tv_rule`); a model without them decides
+    by the best label alone.
     """
 
     def __init__(
@@ -229,6 +256,11 @@ class EmbeddingVoiceTagger:
         self.threshold = stored if threshold is None else threshold
         self.min_seconds = float(self.info.json_field("min_seconds", PITCH_MIN_SECONDS))
         self.speaker_sha256 = self.info.metadata.get("talkratio.speaker_sha256", "")
+        other = self.info.json_field("other_threshold")  # older models: the best label decides
+        self.other_threshold = None if other is None or OTHER not in self.labels else float(other)
+        self.other_threshold_typed = float(self.info.json_field("other_threshold_typed", 1.0))
+        detector = self.info.json_field("loudspeaker")
+        self.detector = None if detector is None else LoudspeakerDetector.from_dict(detector)
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [EMBEDDING_INPUT]:
             raise ModelError(f"{path}: an embedding voice model has one input, 'embedding'")
@@ -264,17 +296,53 @@ class EmbeddingVoiceTagger:
     ) -> VoiceResult:
         """16 kHz mono float32 ``(n,)`` to a :class:`VoiceResult`. ``track`` (its pitch track)
         and ``embedding`` (its speaker embedding) are computed when not given."""
+        probs, f0 = self.probabilities(samples, track, embedding)
+        return self.decide(probs, f0, self.loudspeaker(samples, probs))
+
+    def probabilities(
+        self,
+        samples: np.ndarray,
+        track: PitchTrack | None = None,
+        embedding: np.ndarray | None = None,
+    ) -> tuple[np.ndarray | None, float]:
+        """``(probabilities (n_labels,), median F0)``; probabilities None when the input
+        cannot be judged (too short, silent, noise-only, tonal or clipped)."""
         samples = np.asarray(samples, dtype=np.float32)
         if samples.size < self.min_seconds * SAMPLE_RATE:
-            return _refuse(self.labels)
+            return None, 0.0
         track = track_pitch(samples) if track is None else track
         f0 = _median_f0(track)
         if not judgeable(samples, track, None):
-            return _refuse(self.labels, f0)
+            return None, f0
         vector = self.encoder.embed(samples) if embedding is None else embedding
         vector = np.asarray(vector, dtype=np.float32).reshape(1, self.size)
-        probs = self.session.run(["probs"], {EMBEDDING_INPUT: vector})[0][0]
-        return _decide(self.labels, probs, self.threshold, f0)
+        return self.session.run(["probs"], {EMBEDDING_INPUT: vector})[0][0], f0
+
+    def loudspeaker(self, samples: np.ndarray, probs: np.ndarray | None) -> float | None:
+        """The loudspeaker detector's probability (None without a detector or a judgement)."""
+        if self.detector is None or probs is None:
+            return None
+        p_other = float(probs[self.labels.index(OTHER)])
+        return self.detector.probability(channel_features(samples), p_other)
+
+    def decide(
+        self, probs: np.ndarray | None, f0_hz: float, loudspeaker: float | None = None
+    ) -> VoiceResult:
+        """The answer for :meth:`probabilities`' output (and :meth:`loudspeaker`'s), by this
+        model's rules."""
+        if probs is None:
+            return _refuse(self.labels, f0_hz)
+        if self.other_threshold is None:
+            return _decide(self.labels, probs, self.threshold, f0_hz)
+        heard = self.detector is not None and (loudspeaker or 0.0) >= self.detector.threshold
+        return _decide_other(self.labels, probs, self.threshold, self.other_threshold, f0_hz,
+                             loudspeaker if heard else 0.0)  # fmt: skip
+
+
+def typed_other_max(tagger) -> float:
+    """The probability of ``other`` under which the household's typed match trusts this
+    tagger's ``female``/``male`` (1.0, always, for taggers without an ``other`` rule)."""
+    return tagger.other_threshold_typed if isinstance(tagger, EmbeddingVoiceTagger) else 1.0
 
 
 def takes_embedding(path: Path) -> bool:

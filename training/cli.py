@@ -22,6 +22,8 @@ COMMANDS = {
     "speaker-eval": "training.speaker_eval",
     "voice-data": "training.voice.home",
     "voice-probe": "training.voice.probe",
+    "tv-rule": "training.tv_rule",
+    "loudspeaker": "training.loudspeaker",
 }
 
 main = lazy_app("talkratio-train", "Make data, import AI-Hub and train the talkratio models.", COMMANDS)
