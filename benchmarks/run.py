@@ -4,6 +4,8 @@ Usage::
 
     .venv/bin/python -m benchmarks.run            # the full run (under 20 min on 2 cores)
     .venv/bin/python -m benchmarks.run --quick    # seconds of audio: checks the harness
+    .venv/bin/python -m benchmarks.run --refresh-quotes  # the last run's report, the peer
+                                                         # quotes and model sizes refreshed
 
 Inputs: the test split ``data/manifests_v1/test.jsonl`` (held-out speakers), its
 noise bank, household scenes (made with ``talkratio-train scenes`` on first use),
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 from benchmarks import sections
 from benchmarks.machine import REPO_ROOT, describe_machine, load_average
@@ -51,6 +54,7 @@ class BenchOptions:
     live_s: float = 300.0
     threads: tuple[int, ...] = (1, 2)
     overlap: bool = True  # accuracy beside the live run (saves its length in wall time)
+    refresh_quotes: bool = False  # only re-quote the peers and re-size the models of the last run
 
     @classmethod
     def quick_run(cls, **changes) -> BenchOptions:
@@ -105,6 +109,23 @@ def run_benchmarks(options: BenchOptions, command: str) -> dict:
     return results
 
 
+def refresh_quotes(options: BenchOptions, command: str) -> dict:
+    """The last full run's results with what needs none of its inputs refreshed: the peer
+    comparison (quoted from ``peers_by_length.json``) and the bundled files' sizes. The
+    report says which figures were refreshed, when and at which commit."""
+    results = json.loads((options.out_dir / "benchmark.json").read_text())
+    results["peers"] = sections.peers_by_length(SimpleNamespace(options=options))
+    assets = sections.bundled_assets()
+    results["models"].update(bundled_files=assets,
+                             bundled_total_mb=round(sum(a["bytes"] for a in assets) / sections.MB, 2))
+    machine = describe_machine()
+    results["machine"].setdefault("notes", []).append(
+        f"refreshed {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} at commit {machine.git_commit} "
+        f"(`{command}`): the peer quotes and the bundled files' sizes only; every other figure "
+        "is the full run's")
+    return results
+
+
 def parse_args(argv: list[str] | None) -> BenchOptions:
     parser = argparse.ArgumentParser(description="talkratio benchmarks (issues 6, 9, 10, 12)")
     parser.add_argument("--quick", action="store_true", help="a few seconds of audio per section")
@@ -115,12 +136,16 @@ def parse_args(argv: list[str] | None) -> BenchOptions:
     parser.add_argument("--live-seconds", type=float, help="length of the live run")
     parser.add_argument("--no-overlap", action="store_true",
                         help="run the accuracy evaluation after the live run, not beside it")
+    parser.add_argument("--refresh-quotes", action="store_true",
+                        help="rewrite the last report with fresh peer quotes and model sizes only")
     args = parser.parse_args(argv)
     changes = {k: v for k, v in {"out_dir": args.out, "manifest": args.manifest, "stt": args.stt_model,
                                  "voice": args.voice_model, "live_s": args.live_seconds}.items()
                if v is not None}
     if args.no_overlap:
         changes["overlap"] = False
+    if args.refresh_quotes:
+        changes["refresh_quotes"] = True
     return BenchOptions.quick_run(**changes) if args.quick else BenchOptions(**changes)
 
 
@@ -129,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
-        results = run_benchmarks(options, command.strip())
+        if options.refresh_quotes:
+            results = refresh_quotes(options, command.strip())
+        else:
+            results = run_benchmarks(options, command.strip())
     except sections.BenchmarkInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -150,6 +150,23 @@ def _store_once(store, path: Path, result) -> None:
 # --------------------------------------------------------------------------- analyze
 
 
+def _progress(path: Path, as_json: bool):
+    """The progress bar's context (rich, imported only for a terminal's table: --json is
+    for scripts and is spared its import)."""
+    if as_json:
+        return nullcontext()
+    from edge.display import progress_bar
+
+    return progress_bar(path)
+
+
+def _print_table(result, config: Optional[Path]) -> None:
+    from edge.config import load_config
+    from edge.display import print_analysis
+
+    print_analysis(result, load_config(config).labels.as_dict())
+
+
 @app.command()
 def analyze(
     files: list[Path] = typer.Argument(..., help="WAV/FLAC/OGG recordings, any rate."),
@@ -184,8 +201,6 @@ def analyze(
 
     Example: talkratio analyze edge/assets/samples/household.wav --json
     """
-    from edge.config import load_config
-    from edge.display import print_analysis, progress_bar
     from edge.pipeline import analyze_file
 
     with user_errors():
@@ -198,13 +213,13 @@ def analyze(
             store = _store(db, not no_transcripts, options.to_dict(threshold))
         results = []
         for path in files:
-            with progress_bar(path, enabled=not as_json) as progress:
+            with _progress(path, as_json) as progress:
                 result = analyze_file(path, recognizers, options, progress=progress)
             if store is not None:
                 _store_once(store, path, result)
             results.append(result)
             if not as_json:
-                print_analysis(result, load_config(config).labels.as_dict())
+                _print_table(result, config)
         if as_json:
             payload = [r.to_json() for r in results]
             typer.echo(

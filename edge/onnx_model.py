@@ -65,6 +65,9 @@ def open_session(
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # with more than one thread, idle pool threads spin waiting for work by default: CPU burnt
+    # on a shared device between the many small calls of a stream (one thread has no pool)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises several unrelated types

@@ -3,9 +3,13 @@
 
 ``vad = "both"`` (the default): webrtcvad listens to every frame; the neural VAD
 runs only while webrtcvad has heard something speech-like in the last second (a
-quiet home costs webrtcvad only). An utterance starts when the probability
-passes ``onset_threshold`` long enough, and a frame inside it is speech while
-the probability stays above ``offset_threshold``. It ends as soon as the model
+quiet home costs webrtcvad only). While it runs it judges the frames of the
+block at hand up to a second ahead in one call (a call costs far more than a
+frame); what it judged ahead is dropped if it goes to sleep, and it always
+wakes from a fresh state, so the probabilities are those of one frame at a
+time. An utterance starts when the probability passes ``onset_threshold`` long
+enough, and a frame inside it is speech while the probability stays above
+``offset_threshold``. It ends as soon as the model
 is sure of silence (below ``silence_threshold`` for ``endpoint_ms``), or after
 ``hangover_ms`` of frames below ``offset_threshold``. ``vad = "webrtc"`` is
 webrtcvad alone, as before (voiced frames, onset, hangover); ``"silero"`` the
@@ -60,6 +64,11 @@ PIECE_SAMPLES = int(PIECE_S * SAMPLE_RATE)
 ENERGY_FLOOR = 1e-10  # mean square of digital silence (-100 dB), so the log stays finite
 # the start may move this many frames before the model's first (it comes in a frame late)
 EDGE_REACH_FRAMES = 2
+# the neural VAD judges up to this many frames of a block in one call: 32 frames of 32 ms, 1 s.
+# household.wav's 2812 frames cost 0.27 CPU s one per call and 0.055 s 32 per call
+# (benchmarks/results/cpu_profile.md); a second ahead wastes at most a second of judging
+# each time the model goes to sleep (it only sleeps after GATE_HOLD_S of webrtcvad silence)
+LOOKAHEAD_FRAMES = 32
 
 
 def _piece_db(frames: list) -> np.ndarray:
@@ -230,6 +239,10 @@ class Segmenter:
         self._gate_left = 0  # frames the neural VAD keeps running without webrtcvad's say-so
         self._model_awake = False
         self._slept: deque[_Frame] = deque(maxlen=round(WARM_UP_S / self.frame_s))
+        self._block_views = np.zeros((0, self._frame_samples), np.float32)  # the block at hand
+        self._block_next = 0  # row of ``_block_views`` of the frame after the one being judged
+        self._ahead = np.zeros(0, np.float32)  # probabilities judged ahead, from ``_ahead_index``
+        self._ahead_index = 0
 
     def frames(self, ms: float) -> int:
         """Whole frames in ``ms`` milliseconds (at least one)."""
@@ -271,11 +284,17 @@ class Segmenter:
         usable = self._pending.size - self._pending.size % n
         frames = self._pending[:usable].reshape(-1, n)
         views = self._pending_vad[:usable].reshape(-1, n)
-        for samples, view in zip(frames, views, strict=True):
-            segment = self._on_frame(samples, view)
+        self._pending, self._pending_vad = self._pending[usable:], self._pending_vad[usable:]
+        self._block_views = views
+        gate_pcm = (np.clip(views[:, : self._gate_samples], -1.0, 1.0) * PCM16_SCALE).astype("<i2")
+        energies = np.mean(frames**2, axis=1)
+        for row, (samples, view) in enumerate(zip(frames, views, strict=True)):
+            self._block_next = row + 1
+            frame = _Frame(self._next_index, samples, view, gate=False, energy=float(energies[row]))
+            frame.gate = self._webrtc.is_speech(gate_pcm[row].tobytes(), SAMPLE_RATE)
+            segment = self._on_frame(frame)
             if segment is not None:
                 yield segment
-        self._pending, self._pending_vad = self._pending[usable:], self._pending_vad[usable:]
 
     def flush(self) -> Iterator[Segment]:
         """End of stream: finish the utterance in flight (the unfinished last frame is dropped)."""
@@ -285,29 +304,38 @@ class Segmenter:
                 yield segment
 
     def _judge(self, frame: _Frame) -> None:
-        """webrtcvad's verdict, then (while the gate is open) the neural VAD's probability."""
-        pcm = (np.clip(frame.view[: self._gate_samples], -1.0, 1.0) * PCM16_SCALE).astype("<i2")
-        frame.gate = self._webrtc.is_speech(pcm.tobytes(), SAMPLE_RATE)
-        frame.energy = float(np.mean(frame.samples**2))
+        """The neural VAD's probability of a frame webrtcvad has judged (while the gate is open)."""
         if self._neural is None:
             return
         if frame.gate or self.options.vad == "silero":
             self._gate_left = round(GATE_HOLD_S / self.frame_s)
         if self._gate_left == 0 and not self._speech:
             self._model_awake = False
+            self._ahead = self._ahead[:0]  # judged from a state that waking up starts afresh
             self._slept.append(frame)
             return
         self._gate_left = max(0, self._gate_left - 1)
         if not self._model_awake:  # waking up: warm the model on the frames it slept through
             self._neural.reset()
-            for earlier in self._slept:
-                earlier.prob = self._neural.window_probability(earlier.view)
+            slept = list(self._slept)
+            for earlier, prob in zip(slept, self._judge_ahead(frame.index, slept), strict=True):
+                earlier.prob = float(prob)
             self._slept.clear()
             self._model_awake = True
-        frame.prob = self._neural.window_probability(frame.view)
+        if not self._ahead_index <= frame.index < self._ahead_index + self._ahead.size:
+            self._judge_ahead(frame.index)
+        frame.prob = float(self._ahead[frame.index - self._ahead_index])
 
-    def _on_frame(self, samples: np.ndarray, view: np.ndarray) -> Segment | None:
-        frame = _Frame(self._next_index, samples, view, gate=False)
+    def _judge_ahead(self, index: int, earlier: list[_Frame] = ()) -> np.ndarray:
+        """One model call over ``earlier`` frames, then frame ``index`` and up to
+        ``LOOKAHEAD_FRAMES`` of the block: keeps the latter's probabilities, returns the former's."""
+        stop = self._block_next - 1 + LOOKAHEAD_FRAMES
+        views = [f.view for f in earlier] + list(self._block_views[self._block_next - 1 : stop])
+        probs = self._neural.probabilities(np.stack(views))
+        self._ahead, self._ahead_index = probs[len(earlier) :], index
+        return probs[: len(earlier)]
+
+    def _on_frame(self, frame: _Frame) -> Segment | None:
         self._judge(frame)
         self._next_index += 1
         self._recent.append(frame)

@@ -2,9 +2,15 @@
 
 The model reads one window of ``window_samples`` new samples (512 at 16 kHz,
 32 ms) after the last ``context_samples`` (64) of the previous window, and
-carries a recurrent state from call to call; it answers the probability that
-the window is speech. Everything about the model's input comes from its
+carries a recurrent state from window to window; it answers the probability
+that the window is speech. Everything about the model's input comes from its
 ``talkratio.features`` metadata (written by ``talkratio-export vad``).
+
+The bundled file judges any number of consecutive windows in one call
+(``"windows_per_call": "any"``, the graph ``talkratio-export vad`` rebuilds):
+a call costs far more than a window, so a file's ten-second blocks are judged a
+second at a time. A file straight from the Silero wheel (one window per call,
+an ``sr`` input) is run window by window.
 
 :class:`NeuralVad` keeps the state and the context across calls, so any way
 of cutting a stream into blocks gives the same probabilities.
@@ -40,6 +46,7 @@ class NeuralVad:
         self.window_samples = int(features["window_samples"])
         self._context_samples = int(features["context_samples"])
         self._state_shape = tuple(features["state_shape"])
+        self.batched = features.get("windows_per_call") == "any"  # many windows per call
         self._rate = np.array(SAMPLE_RATE, np.int64)
         self.reset()
 
@@ -53,23 +60,36 @@ class NeuralVad:
         self._context = np.zeros(self._context_samples, np.float32)
         self._pending = np.zeros(0, np.float32)
 
+    def probabilities(self, windows: np.ndarray) -> np.ndarray:
+        """Probabilities of the next ``(W, window_samples)`` consecutive windows of the stream."""
+        windows = np.asarray(windows, np.float32).reshape(-1, self.window_samples)
+        if windows.shape[0] == 0:
+            return np.zeros(0, np.float32)
+        stream = np.concatenate([self._context, windows.ravel()])
+        width = self.window_samples + self._context_samples
+        inputs = np.lib.stride_tricks.sliding_window_view(stream, width)[:: self.window_samples]
+        self._context = stream[-self._context_samples :].copy()
+        if self.batched:
+            out, self._state = self._session.run(None, {"input": inputs, "state": self._state})
+            return out.astype(np.float32)
+        return np.array([self._one(x) for x in inputs], np.float32)
+
+    def _one(self, x: np.ndarray) -> float:
+        """One window through a one-window-per-call model (the wheel's own file)."""
+        feeds = {"input": x[None, :], "state": self._state, "sr": self._rate}
+        out, self._state = self._session.run(None, feeds)
+        return float(out[0, 0])
+
     def window_probability(self, window: np.ndarray) -> float:
         """Probability that the next ``window_samples`` samples of the stream are speech."""
-        x = np.concatenate([self._context, np.asarray(window, np.float32)])[None, :]
-        out, self._state = self._session.run(
-            None, {"input": x, "state": self._state, "sr": self._rate}
-        )
-        self._context = x[0, -self._context_samples :]
-        return float(out[0, 0])
+        return float(self.probabilities(window)[0])
 
     def feed(self, block: np.ndarray) -> np.ndarray:
         """Probabilities of the windows ``block`` completes (a partial window waits)."""
         self._pending = np.concatenate([self._pending, np.asarray(block, np.float32)])
-        n = self.window_samples
-        whole = self._pending.size // n
-        probs = np.array([self.window_probability(self._pending[i * n : (i + 1) * n])
-                          for i in range(whole)], np.float32)
-        self._pending = self._pending[whole * n :]
+        whole = self._pending.size // self.window_samples * self.window_samples
+        probs = self.probabilities(self._pending[:whole])
+        self._pending = self._pending[whole:]
         return probs
 
 

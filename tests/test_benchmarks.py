@@ -243,3 +243,21 @@ def test_bundled_size_counts_every_model_and_the_language_model(tmp_path):
     assets = bundled_assets(tmp_path)
     assert sorted(a["file"] for a in assets) == ["stt.int8.onnx", "stt.lm.npz", "vad.onnx"]  # not the card
     assert sum(a["bytes"] for a in assets) == 5500
+
+
+def test_refreshing_the_quotes_keeps_the_run_and_says_what_changed(tmp_path):
+    from benchmarks.run import BenchOptions, refresh_quotes
+
+    old = _results(0.01, 300, (25, 6), 0.1, 12)
+    old["machine"] = {"notes": []}
+    (tmp_path / "benchmark.json").write_text(json.dumps(old))
+    peers = {"utc": "later", "command": "python -m benchmarks.peer_lengths", "recordings": [
+        {"talkratio": {"file": "household.wav", "cpu_s": 0.5},
+         "whisper-base": {"file": "household.wav", "cpu_s": 7.0}}], "lengths": []}
+    (tmp_path / "peers.json").write_text(json.dumps(peers))
+    options = BenchOptions(out_dir=tmp_path, peer_results=tmp_path / "peers.json")
+    fresh = refresh_quotes(options, "python -m benchmarks.run --refresh-quotes")
+    assert fresh["peers"]["cpu_ratio_whole_recordings"] == [{"file": "household.wav", "talkratio": 14.0}]
+    assert fresh["stages"] == old["stages"] and fresh["live"] == old["live"]  # the run's own figures
+    assert any("vad.onnx" == a["file"] for a in fresh["models"]["bundled_files"])
+    assert "the peer quotes and the bundled files' sizes only" in fresh["machine"]["notes"][-1]

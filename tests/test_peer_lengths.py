@@ -79,3 +79,26 @@ def test_chart_plots_each_engine(tmp_path):
     }
     peer_lengths.chart(peer_lengths.summarise(clips, runs), tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_whole_command_is_what_a_user_types_and_prints_the_analysis():
+    import subprocess
+    import sys
+
+    household = peer_lengths.HOUSEHOLD
+    command = peer_lengths.whole_command("talkratio", str(household))
+    assert command[:3] == [sys.executable, "-m", "edge.cli"] and command[3:] == [
+        "analyze", str(household), "--json"]
+    printed = subprocess.run(command, check=True, capture_output=True, text=True,
+                             cwd=peer_lengths.REPO_ROOT).stdout
+    assert json.loads(printed)["summary"]["mother_s"] > 0
+    assert "--whole" in peer_lengths.whole_command("whisper-base", str(household))
+
+
+def test_whole_command_rows_show_each_run_and_the_ratio():
+    rows = {"talkratio": {"file": "h.wav", "cpu_s": 1.0, "wall_s": 2.0, "cpu_s_runs": [1.0, 1.1]},
+            "whisper-base": {"file": "h.wav", "cpu_s": 9.0, "wall_s": 9.5, "cpu_s_runs": [9.0]}}
+    lines = peer_lengths._whole_command_lines(
+        {"whole_commands": [rows], "repeats": 2, "load_average": {"start": (1, 1, 1)}},
+        "whisper-base")
+    assert "| h.wav | talkratio | 1.00 | 2.00 | 9.0x | 1.00, 1.10 |" in lines

@@ -3,6 +3,8 @@ at a pause."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -246,3 +248,59 @@ def test_a_rooms_echo_after_the_last_word_does_not_lengthen_the_utterance(clips)
     assert segment.end < echoing.end - 0.05
     assert segment.end <= voice_end + 0.1
     assert segment.start == pytest.approx(spans[0][0], abs=TOLERANCE_S)
+
+
+def _spy_on_the_model(segmenter: Segmenter) -> list[tuple[int, int]]:
+    """Record (frame being judged, windows in the call) for each call of the neural VAD."""
+    calls, judge = [], segmenter._neural.probabilities
+
+    def spy(windows):
+        calls.append((segmenter._next_index, len(windows)))
+        return judge(windows)
+
+    segmenter._neural.probabilities = spy
+    return calls
+
+
+def test_the_neural_vad_sleeps_through_silence_yet_finds_the_onset(clips):
+    speech = clips["long_f"]
+    truth = [(6.0, 6.0 + speech.size / SAMPLE_RATE)]
+    # digital silence around the speech (a muted or silent input): webrtcvad, even at its most
+    # permissive, hears nothing speech-like there (faint white noise can open it)
+    audio = np.concatenate([silence(6.0), speech, silence(6.0)])
+    segmenter = Segmenter()
+    calls = _spy_on_the_model(segmenter)
+    segments = [s for block in blocks_of(audio) for s in segmenter.feed(block)]
+    segments += list(segmenter.flush())
+    frames = audio.size // 512
+    judged = sum(n for _, n in calls)
+    assert judged < 0.5 * frames  # the model slept through most of the silence
+    first_frame = calls[0][0]
+    assert first_frame * 0.032 > truth[0][0] - 0.3  # woken by the speech, not before it
+    assert len(segments) == 1
+    assert abs(segments[0].start - truth[0][0]) < TOLERANCE_S  # warm-up still finds the onset
+    assert abs(segments[0].end - truth[0][1]) < TOLERANCE_S
+
+
+def test_the_model_judges_a_second_ahead_in_one_call(clips):
+    audio, _ = layout(1.0, clips["long_f"], 1.0)
+    segmenter = Segmenter(SegmenterOptions(vad="silero"))
+    calls = _spy_on_the_model(segmenter)
+    list(segmenter.feed(audio))
+    assert len(calls) < audio.size / 512 / 16  # not one call per 32 ms frame
+    assert max(n for _, n in calls) <= 32 + 31  # a second ahead, plus a second of warm-up
+
+
+HOUSEHOLD = Path(__file__).resolve().parents[1] / "edge" / "assets" / "samples" / "household.wav"
+
+
+@pytest.mark.skipif(not HOUSEHOLD.is_file(), reason="the bundled household sample is not there")
+def test_the_household_sample_segments_alike_judged_ahead_or_frame_by_frame():
+    """Ten-second blocks (the model judges a second per call) and 32 ms blocks (one frame per
+    call, as live capture) give the same utterances, to the sample."""
+    from edge.audio import load_audio
+
+    audio = load_audio(HOUSEHOLD)
+    ahead = [(s.start, s.end, s.samples.size) for s in segment_stream(blocks_of(audio, 160_000))]
+    one_by_one = [(s.start, s.end, s.samples.size) for s in segment_stream(blocks_of(audio, 512))]
+    assert len(ahead) > 10 and ahead == one_by_one

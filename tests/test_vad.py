@@ -3,7 +3,9 @@ says what it is."""
 
 from __future__ import annotations
 
+import os
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,13 @@ import pytest
 from edge.audio import SAMPLE_RATE
 from edge.vad import BUNDLED_VAD, NeuralVad
 from tests.conftest import speak
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# the Silero wheel itself is not in the repository: `pip download --no-deps silero-vad==6.2.3
+# -d data/wheels` (or TALKRATIO_SILERO_WHEEL=path) lets the rebuild be checked against it
+SILERO_WHEEL = Path(os.environ.get("TALKRATIO_SILERO_WHEEL",
+                                   REPO_ROOT / "data/wheels/silero_vad-6.2.3-py3-none-any.whl"))
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +81,32 @@ def test_export_reproduces_the_bundled_model_from_the_wheel(tmp_path):
     session_out = NeuralVad(out)
     x = np.random.default_rng(1).normal(0, 0.1, 512 * 4).astype(np.float32)
     assert np.array_equal(session_out.feed(x), NeuralVad().feed(x))
+
+
+def test_one_call_over_many_windows_is_one_window_at_a_time(speech):
+    many = NeuralVad()
+    one = NeuralVad()
+    windows = speech[: speech.size // 512 * 512].reshape(-1, 512)
+    together = many.probabilities(windows)
+    apart = np.array([one.window_probability(w) for w in windows])
+    assert np.array_equal(together, apart)
+    assert np.array_equal(many._state, one._state)  # the next call starts from the same state
+
+
+@pytest.mark.skipif(not SILERO_WHEEL.is_file(), reason="the silero-vad wheel is not downloaded")
+def test_the_rebuilt_graph_judges_as_the_wheel_graph_does(speech, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from export.onnx_utils import write_metadata
+    from export.vad import FEATURES, MODEL_MEMBER, export_vad, vad_metadata
+
+    out = tmp_path / "vad.onnx"
+    export_vad(SILERO_WHEEL, out, {})
+    as_shipped = tmp_path / "wheel.onnx"  # the wheel's own graph, one window per call
+    with zipfile.ZipFile(SILERO_WHEEL) as archive:
+        as_shipped.write_bytes(archive.read(MODEL_MEMBER))
+    one_at_a_time = {k: v for k, v in FEATURES.items() if k != "windows_per_call"}
+    write_metadata(as_shipped, {**vad_metadata({}), "features": one_at_a_time})
+    rebuilt, wheel = NeuralVad(out), NeuralVad(as_shipped)
+    assert np.abs(rebuilt.feed(speech) - wheel.feed(speech)).max() < 1e-5
+    graph = onnx.load(str(out)).graph.SerializeToString()
+    assert graph == onnx.load(str(BUNDLED_VAD)).graph.SerializeToString()
