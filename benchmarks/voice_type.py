@@ -17,7 +17,8 @@ the voice type and the household match, not the VAD). Seconds are utterance
 durations. Figures: |mother-share error| in points, per-parent seconds error,
 duration-weighted frame F1 per voice class, the share of TV seconds credited to
 a parent, child-vs-mother balanced accuracy; with enrolment each parent is
-enrolled from 10 other sentences in their everyday voice (:mod:`edge.household`).
+enrolled from 12 other sentences in their everyday voice and matched as the
+runtime matches (:mod:`edge.household`, with the bundled cohort, :mod:`edge.cohort`).
 
 Writes ``benchmarks/results/voice_type.json`` and ``voice_type.md``.
 """

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.speaker import SpeakerEncoder
+from edge.household import Household
+from edge.speaker import SpeakerEncoder, unit
 from training.enrol_noise import NOISES, noisy_copy
 from training.household_match import figures, prototype_rule, prototype_scores, runtime_rule
 
@@ -77,3 +78,18 @@ def test_noisy_copies_are_at_the_snr_asked_and_reproducible(kind):
     snr = 10 * np.log10(np.mean(speech.astype(float) ** 2) / np.mean(noise.astype(float) ** 2))
     assert snr == pytest.approx(10.0, abs=0.1)
     assert np.array_equal(copy, noisy_copy(speech, kind, 10.0))
+
+
+def test_t_norm_names_a_parent_who_stands_out_of_the_cohort_and_not_one_who_blends_in(info):
+    from edge.cohort import Cohort
+    from edge.voiceprint import Voiceprint
+
+    prints = [Voiceprint("mother", _axis(0), info.sha256, "", 0, 0, 0)]
+    rng = np.random.default_rng(0)
+    crowd = np.stack([unit(v) for v in rng.standard_normal((40, DIM))])  # strangers
+    household = Household(prints, info, 1.0, Cohort(crowd, info.sha256, strict=3.0, typed=2.0))
+    noisy_mother = _axis(0, cosine=0.25)  # a low cosine, but no stranger is close
+    assert household.match(noisy_mother, "female")[0] == "mother"
+    child = unit(_axis(0) + crowd[:10].sum(axis=0))  # as close to ten strangers as to her
+    assert float(prints[0].embedding @ child) > 0.25
+    assert household.match(child, "female")[0] is None

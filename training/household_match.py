@@ -26,7 +26,7 @@ Example::
     python -m training.household_match cache --split dev --scenes 12 --out data/household2/dev
     python -m training.household_match cohort --out data/household2/cohort.npz
     python -m training.household_match sweep --cache data/household2/dev --cohort data/household2/cohort.npz
-    python -m training.household_match cohort --out edge/assets/household_cohort.npz --strict 2.0 --typed 1.4
+    python -m training.household_match cohort --out edge/assets/household_cohort.npz --strict 1.6 --typed 1.5
 """
 
 from __future__ import annotations
@@ -280,8 +280,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("data/household2/dev"))
     parser.add_argument("--cache", type=Path, default=Path("data/household2/dev"))
     parser.add_argument("--cohort", type=Path, default=None, help="cohort .npz (sweep)")
-    parser.add_argument("--strict", type=float, default=2.0, help="t-norm strict threshold")
-    parser.add_argument("--typed", type=float, default=1.4, help="t-norm typed threshold")
+    parser.add_argument("--strict", type=float, default=1.6, help="t-norm strict threshold")
+    parser.add_argument("--typed", type=float, default=1.5, help="t-norm typed threshold")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.command == "cache":
