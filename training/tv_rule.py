@@ -125,15 +125,13 @@ class Credit:
 def credits(rows: list[Row], prints: list[list], tagger, speaker_info, rule: Rule) -> list[Credit]:
     """The runtime's answers for every row under ``rule`` (on a copy of ``tagger`` with the
     rule's thresholds)."""
-    from edge.cohort import load_cohort
     from edge.household import Household, speaker_of
 
     tagger = copy.copy(tagger)
     tagger.other_threshold = rule.other_threshold
     if tagger.detector is not None:
         tagger.detector = replace(tagger.detector, threshold=rule.loudspeaker_threshold)
-    cohort = load_cohort(speaker_info)  # as the runtime matches
-    households = [Household(p, speaker_info, rule.other_threshold_typed, cohort) for p in prints]
+    households = [Household(p, speaker_info, rule.other_threshold_typed) for p in prints]
     out = []
     for row in rows:
         loudspeaker = None
