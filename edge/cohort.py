@@ -11,10 +11,12 @@ utterance's cosine to a parent's voiceprint lies above its cosines to the cohort
 the voiceprint and keeps its lead; a child's voice is as close to the cohort's
 children as to the mother, and does not stand out.
 
-The cohort and its two thresholds (strict and typed, like
-``talkratio.match_threshold`` and ``match_threshold_typed``) are made and
-chosen by ``python -m training.household_match`` and belong to one speaker
-model: with another model the match falls back to raw cosines.
+The cohort, its two thresholds (strict and typed, like
+``talkratio.match_threshold`` and ``match_threshold_typed``) and its TV guard
+(the typed tier only while the voice model's probability of ``other`` is under
+``other_max``) are made and chosen by ``python -m training.household_match`` and
+belong to one speaker model: with another model the match falls back to raw
+cosines.
 """
 
 from __future__ import annotations
@@ -35,12 +37,14 @@ MIN_SPREAD = 1e-6  # a cohort whose cosines are all equal would divide by zero
 
 @dataclass(frozen=True)
 class Cohort:
-    """``vectors`` (N, D) unit speaker vectors of non-parents; thresholds on t-norm scores."""
+    """``vectors`` (N, D) unit speaker vectors of non-parents; thresholds on t-norm scores;
+    ``other_max``: the typed tier's ceiling on the voice model's probability of ``other``."""
 
     vectors: np.ndarray
     speaker_sha256: str
     strict: float
     typed: float
+    other_max: float = 1.0
 
     def normalise(self, cosines: dict[str, float], embedding: np.ndarray) -> dict[str, float]:
         """Each cosine as standard deviations above ``embedding``'s cosines to the cohort."""
@@ -60,6 +64,7 @@ def load_cohort(info: ModelInfo, path: Path = BUNDLED_COHORT) -> Cohort | None:
             speaker_sha256=str(data["speaker_sha256"]),
             strict=float(data["strict"]),
             typed=float(data["typed"]),
+            other_max=float(data["other_max"]) if "other_max" in data.files else 1.0,
         )
     if cohort.speaker_sha256 != info.sha256:
         log.warning("%s was made with another speaker model: matching on raw cosines", path)

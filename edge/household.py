@@ -105,7 +105,8 @@ class Household:
     threshold is low enough for a presenter of the parent's own type to reach it.
 
     ``cohort``: with one (:func:`edge.cohort.load_cohort`), the thresholds are the
-    cohort's and apply to t-norm scores; without, the speaker model's, on cosines.
+    cohort's and apply to t-norm scores, and its ``other_max`` tightens the TV guard
+    when lower; without, the speaker model's thresholds apply, on cosines.
     """
 
     def __init__(
@@ -128,7 +129,7 @@ class Household:
         if cohort is not None:
             self.threshold, self.typed_threshold = cohort.strict, cohort.typed
         self.cohort = cohort
-        self.typed_other_max = typed_other_max
+        self.typed_other_max = min(typed_other_max, 1.0 if cohort is None else cohort.other_max)
 
     @property
     def enrolled(self) -> list[str]:

@@ -93,3 +93,16 @@ def test_t_norm_names_a_parent_who_stands_out_of_the_cohort_and_not_one_who_blen
     child = unit(_axis(0) + crowd[:10].sum(axis=0))  # as close to ten strangers as to her
     assert float(prints[0].embedding @ child) > 0.25
     assert household.match(child, "female")[0] is None
+
+
+def test_the_cohort_tv_guard_keeps_a_likely_loudspeaker_out_of_the_typed_tier(info):
+    from edge.cohort import Cohort
+    from edge.voiceprint import Voiceprint
+
+    prints = [Voiceprint("father", _axis(0), info.sha256, "", 0, 0, 0)]
+    crowd = np.stack([unit(v) for v in np.random.default_rng(0).standard_normal((40, DIM))])
+    cohort = Cohort(crowd, info.sha256, strict=100.0, typed=2.0, other_max=0.2)
+    household = Household(prints, info, typed_other_max=0.28, cohort=cohort)
+    presenter = _axis(0, cosine=0.5)  # stands out of the cohort: only the channel tells
+    assert household.match(presenter, "male", other_prob=0.1)[0] == "father"
+    assert household.match(presenter, "male", other_prob=0.25)[0] is None

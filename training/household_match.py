@@ -26,7 +26,7 @@ Example::
     python -m training.household_match cache --split dev --scenes 12 --out data/household2/dev
     python -m training.household_match cohort --out data/household2/cohort.npz
     python -m training.household_match sweep --cache data/household2/dev --cohort data/household2/cohort.npz
-    python -m training.household_match cohort --out edge/assets/household_cohort.npz --strict 1.6 --typed 1.5
+    python -m training.household_match cohort --out edge/assets/household_cohort.npz --strict 1.8 --typed 1.5 --other-max 0.2
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ PROTOTYPE_SETS = {  # which enrolment versions a parent's prototypes come from
 TYPED_SWEEP = (0.615, 0.58, 0.55)  # the bundled typed threshold, and two lower ones
 TNORM_STRICT_SWEEP = (1.6, 1.8, 2.0, 2.5)  # standard deviations above the cohort
 TNORM_TYPED_SWEEP = (1.25, 1.4, 1.5, 1.75)
+OTHER_MAX_SWEEP = (1.0, 0.2, 0.15, 0.1)  # the cohort's TV guard (1.0: the voice model's alone)
 COHORT_SENTENCES = 4  # about 10 s per cohort voice and style
 COHORT_SEED = 2026
 
@@ -159,12 +160,13 @@ def make_cohort(encoder) -> np.ndarray:
     return np.stack(vectors).astype(np.float32)
 
 
-def write_cohort(out: Path, strict: float, typed: float) -> None:
+def write_cohort(out: Path, strict: float, typed: float, other_max: float) -> None:
     from edge.speaker import SpeakerEncoder
 
     encoder = SpeakerEncoder()
     vectors = make_cohort(encoder)
-    np.savez(out, vectors=vectors, speaker_sha256=encoder.info.sha256, strict=strict, typed=typed)
+    np.savez(out, vectors=vectors, speaker_sha256=encoder.info.sha256, strict=strict,
+             typed=typed, other_max=other_max)  # fmt: skip
     log.info("%d cohort vectors written to %s", len(vectors), out)
 
 
@@ -259,9 +261,13 @@ def sweep(cache_dir: Path, cohort_path: Path | None) -> dict:
     rules = {"cosine": runtime_rule(info, other_max)}
     if cohort_path is not None:
         vectors = np.load(cohort_path)["vectors"]
-        for s, t in ((s, t) for s in TNORM_STRICT_SWEEP for t in TNORM_TYPED_SWEEP):
-            cohort = Cohort(vectors, info.sha256, s, t)
-            rules[f"t-norm, strict {s}, typed {t}"] = runtime_rule(info, other_max, cohort)
+        grid = ((s, t, o) for s in TNORM_STRICT_SWEEP for t in TNORM_TYPED_SWEEP
+                for o in OTHER_MAX_SWEEP)  # fmt: skip
+        for s, t, o in grid:
+            cohort = Cohort(vectors, info.sha256, s, t, o)
+            rules[f"t-norm, strict {s}, typed {t}, other_max {o}"] = runtime_rule(
+                info, other_max, cohort
+            )
     for name, versions in PROTOTYPE_SETS.items():
         for typed in TYPED_SWEEP:
             rules[f"prototypes {name}, typed {typed}"] = prototype_rule(
@@ -280,14 +286,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("data/household2/dev"))
     parser.add_argument("--cache", type=Path, default=Path("data/household2/dev"))
     parser.add_argument("--cohort", type=Path, default=None, help="cohort .npz (sweep)")
-    parser.add_argument("--strict", type=float, default=1.6, help="t-norm strict threshold")
+    parser.add_argument("--strict", type=float, default=1.8, help="t-norm strict threshold")
     parser.add_argument("--typed", type=float, default=1.5, help="t-norm typed threshold")
+    parser.add_argument(
+        "--other-max", type=float, default=0.2, help="typed tier's p(other) ceiling"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.command == "cache":
         cache(args.split, args.scenes, args.out)
     elif args.command == "cohort":
-        write_cohort(args.out, args.strict, args.typed)
+        write_cohort(args.out, args.strict, args.typed, args.other_max)
     else:
         print(json.dumps(sweep(args.cache, args.cohort), indent=1))
 
