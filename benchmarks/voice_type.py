@@ -53,7 +53,7 @@ VOICE_CLASSES = ("female", "male", "child", "other")
 TEST_SPLITS = ("test", "test_kokoro")
 SPLIT_TITLES = {
     "test": "espeak-ng voices and sentences training never had",
-    "test_kokoro": "Kokoro blends of the held-out jf_tebukuro voice; half left unchanged",
+    "test_kokoro": "Kokoro blends of the held-out jf_tebukuro voice; every clip unchanged and once in a home style",
 }
 
 
@@ -268,7 +268,7 @@ def test_split_figures(path: Path, tagger) -> dict:
 
 def split_figures(data, tagger, style: str | None = None) -> dict:
     """Figures per noise condition of one embedded test split (optionally one style only)."""
-    from training.voice.probe import TEST_CONDITIONS, balanced_accuracy
+    from training.voice.probe import TEST_CONDITIONS, balanced_accuracy, balanced_accuracy_margin
 
     keep = np.ones(data["y"].size, bool) if style is None else data["style"] == style
     y = data["y"][keep]
@@ -283,6 +283,7 @@ def split_figures(data, tagger, style: str | None = None) -> dict:
         out[condition] = {
             "balanced_accuracy_4": round(balanced_accuracy(y, guess, [0, 1, 2, 3]), 4),
             "female_male_balanced_accuracy": round(balanced_accuracy(y[adults], guess[adults], [0, 1]), 4),
+            "female_male_margin_95": round(balanced_accuracy_margin(y[adults], guess[adults], [0, 1]), 3),
             "child_vs_female_balanced_accuracy": round(balanced_accuracy(y[kid_or_mum], guess[kid_or_mum], [0, 2]), 4),
             "coverage": round(float((probs.max(axis=1) >= tagger.threshold).mean()), 4),
             "n": int(y.size),
@@ -333,14 +334,15 @@ def markdown(results: dict) -> str:
     for split, parts in results.get("test_splits", {}).items():
         lines += ["", f"## Home data split `{split}` ({SPLIT_TITLES[split]}; test-only noise)", ""]
         lines += [
-            "| utterances | condition | 4-class BA | female/male BA | child vs female BA | coverage | n |",
+            "| utterances | condition | 4-class BA | female/male BA (95 % interval) | child vs female BA | coverage | n |",
             "|---|---|---|---|---|---|---|",
         ]
         for part, conditions in parts.items():
             for condition, f in conditions.items():
                 lines.append(
                     f"| {part} | {condition} | {f['balanced_accuracy_4']} | "
-                    f"{f['female_male_balanced_accuracy']} | {f['child_vs_female_balanced_accuracy']} | "
+                    f"{f['female_male_balanced_accuracy']} ± {f['female_male_margin_95']} | "
+                    f"{f['child_vs_female_balanced_accuracy']} | "
                     f"{f['coverage']} | {f['n']} |"
                 )
     lines += ["", f"Model: {results['model']}; machine time {results['wall_s']} s.", ""]

@@ -100,7 +100,11 @@ class SpeakerEncoder:
         resemblyzer pads it; on espeak-ng speech that matched the full utterance's
         vector better than running the short input alone or repeating it.
         """
-        mels = self.mels(samples)
+        return self.mel_partials(self.mels(samples))
+
+    def mel_partials(self, mels: np.ndarray) -> np.ndarray:
+        """:meth:`partials` of ``(T, n_mels)`` model input already computed (a front end that
+        cleans the mels first uses this)."""
         if mels.shape[0] < MIN_FRAMES:
             return np.zeros((0, self.size), np.float32)
         if mels.shape[0] < self.partial_frames:

@@ -19,7 +19,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-VERSION = "2.0"
+VERSION = "2.1"  # 2.1: more Kokoro voices and noisier training views
 PARITY_ATOL = 1e-5  # fp32 probabilities, torch vs onnxruntime
 INT8_ATOL = 0.02  # INT8 may move probabilities this much on unit vectors
 PARITY_VECTORS = 64
@@ -71,7 +71,11 @@ def metadata(checkpoint: dict, speaker_features: str) -> dict:
         "temperature": f"{checkpoint['temperature']:.4f}",
         "speaker_sha256": checkpoint["speaker_sha256"],
         "trained_on": checkpoint["trained_on"],
-        "metrics": {k: checkpoint[k] for k in ("dev", "test", "test_kokoro") if k in checkpoint},
+        "metrics": {
+            k: checkpoint[k]
+            for k in ("dev", "dev_kokoro", "test", "test_kokoro")
+            if k in checkpoint
+        },
     }
 
 

@@ -203,3 +203,50 @@ def test_bank_lines_limit_the_plan_to_the_first_sentences():
     jobs = synth.iter_jobs([speaker], seed=0, bank_lines=10)
     indices = {next(jobs).sentence_index for _ in range(30)}
     assert indices == set(range(10))  # every one of them, each cycle reshuffled
+
+
+def test_text_file_replaces_the_bank_and_refuses_test_sentences(tmp_path):
+    from training.honest import load_natural
+
+    own = tmp_path / "own.txt"
+    own.write_text("# comment\n밥 먹자.\n\n물 마셔.\n", encoding="utf-8")
+    speaker = synth.Speaker("SYN_F_0001", "female", 30, "f1", 50, 160, 200.0)
+    jobs = synth.iter_jobs([speaker], seed=0, text=str(own))
+    assert {next(jobs).sentence for _ in range(4)} == {"밥 먹자.", "물 마셔."}
+    leak = tmp_path / "leak.txt"
+    leak.write_text(f"밥 먹자.\n{load_natural()[0]}\n", encoding="utf-8")
+    assert synth._text_problems(own) == []
+    assert "honest-test" in synth._text_problems(leak)[0]
+
+
+def test_voice_change_is_per_speaker_and_moves_pitch_and_formants():
+    options = synth.SynthOptions(seed=3, voice_change_prob=1.0)
+    changes = [synth.voice_change_for(f"SYN_F_{i:04d}", options) for i in range(1, 9)]
+    assert changes[0] == synth.voice_change_for("SYN_F_0001", options)  # fixed by seed and id
+    assert len(set(changes)) == 8
+    for change in changes:
+        assert 0.9 <= change.formant_scale <= 1.12 and 0.85 <= change.f0_scale <= 1.2
+    assert synth.voice_change_for("SYN_F_0001", synth.SynthOptions(seed=3)) is None
+    some = synth.SynthOptions(seed=3, voice_change_prob=0.5)
+    kept = [synth.voice_change_for(f"SYN_M_{i:04d}", some) is None for i in range(200)]
+    assert 60 < sum(kept) < 140
+
+
+@needs_espeak
+def test_converted_speaker_sounds_higher(tmp_path):
+    pytest.importorskip("pyworld")
+    speaker = synth.make_speakers(1, seed=0)[0]  # female
+    job = synth.Job(0, speaker, 0, "오늘 저녁에 뭐 먹을까?")
+    plain = synth.make_utterance(job, tmp_path / "plain", synth.SynthOptions(seed=1))
+    up = synth.VoiceChange(f0_scale=1.3)
+    converted = synth.convert(synth.synthesize(job.sentence, speaker), up)
+    assert synth.median_f0(converted) > 1.2 * plain.median_f0_hz
+
+
+def test_recombined_sentences_use_the_words_in_new_orders():
+    source = ["엄마 밥 줘.", "아빠 물 마셔?", "동생 공 던져!"]
+    made = sentences.recombine(source, 50, seed=1)
+    words = {w for s in source for w in s.strip(".?!").split()}
+    assert all(set(s.strip(".?").split()) <= words for s in made)
+    assert all(2 <= len(s.split()) <= 6 for s in made)
+    assert len(set(made)) > 40 and made == sentences.recombine(source, 50, seed=1)

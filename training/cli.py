@@ -15,6 +15,7 @@ COMMANDS = {
     "aihub": "training.aihub",
     "ds2": "training.ds2.train",
     "ds2-eval": "training.ds2.evaluate",
+    "ds2-mix": "training.ds2.mix",
     "honest-test": "training.honest",
     "lm": "training.lm",
     "voice": "training.voice.train",

@@ -24,6 +24,7 @@ import itertools
 import logging
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -39,6 +40,7 @@ HELD_OUT_PERCENT = 10  # share of sentences never used for training
 PER_TEMPLATE_MAX = 60  # at most this many sentences from one template
 BUILD_SEED = 20261124  # fixes which slot combinations a template keeps
 MIN_EOJEOL, MAX_EOJEOL = 2, 15
+RECOMBINED_WORDS = (2, 6)  # words per recombined sentence (recombine)
 JONG_COUNT = 28  # final-consonant slots per Hangul syllable block
 JONG_RIEUL = 8  # index of ㄹ as a final consonant
 
@@ -154,6 +156,28 @@ def load_bank() -> tuple[str, ...]:
     """The stored bank, in file order; ``script_id`` indexes it."""
     lines = bank_path().read_text(encoding="utf-8").splitlines()
     return tuple(line for line in lines if line.strip())
+
+
+@lru_cache(maxsize=4)
+def load_text_file(path: str) -> tuple[str, ...]:
+    """Sentences of a text file, one a line, blank lines and ``#`` comments skipped."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def recombine(sentences: Sequence[str], count: int, seed: int) -> list[str]:
+    """``count`` sentences of 2-6 words drawn at random from the words of ``sentences``.
+
+    Real words in no learned order: speech of them teaches a recogniser the sounds
+    of words rather than the phrasing of a template bank.
+    """
+    words = sorted({w.strip(".,?!") for s in sentences for w in s.split()} - {""})
+    rng = random.Random(seed)
+    made = []
+    for _ in range(count):
+        chosen = rng.sample(words, rng.randint(RECOMBINED_WORDS[0], RECOMBINED_WORDS[1]))
+        made.append(" ".join(chosen) + rng.choice(".?"))
+    return made
 
 
 def script_id(index: int) -> str:

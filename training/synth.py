@@ -35,6 +35,7 @@ import re
 import shutil
 import subprocess
 import time
+import zlib
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -51,7 +52,8 @@ import typer
 from edge.audio import SAMPLE_RATE, load_audio, resample, save_audio
 from training import kokoro
 from training import noise as home_noise
-from training.sentences import is_held_out, load_bank, script_id
+from training.sentences import is_held_out, load_bank, load_text_file, script_id
+from training.voiceconv import VoiceChange, convert
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,12 @@ RECORD_DATE = "2026-11-24"  # synthetic recordings carry one fixed date (determi
 EXCLUDED_VARIANTS = frozenset({"Demonic", "UniRobot", "anikaRobot", "whisper", "whisperf"})
 # kept out of the corpus so the household scenes use voices training never heard
 SCENE_VARIANTS = frozenset({"f5", "Annie", "m7", "travis"})
+# Voice conversion of a corpus speaker (--voice-change): WORLD changes drawn once per speaker,
+# within what keeps an adult woman a woman and a man a man (children are not made here).
+VC_FORMANT_SCALE = (0.9, 1.12)  # vocal-tract length about -10 % to +12 %
+VC_F0_SCALE = (0.85, 1.2)
+VC_F0_RANGE = (0.6, 1.5)  # flat to lively intonation around the speaker's median
+VC_TEMPO = (0.85, 1.15)
 GENDER_CODE = {"female": "F", "male": "M", "child": "C"}
 GENDER_KO = {"female": "여", "male": "남", "child": "여"}
 ENGINES = ("espeak", "kokoro")
@@ -295,6 +303,8 @@ class SynthOptions:
     noise_bank_s: float = 30.0  # length of each clip of the written noise bank
     bank_lines: int = 0  # use only the sentence bank's first lines (0: all of it)
     engine: str = "espeak"  # espeak or kokoro
+    text: str | None = None  # file of sentences to speak instead of the sentence bank
+    voice_change_prob: float = 0.0  # share of speakers given a WORLD voice conversion
 
     def chunk_utterances(self) -> int:
         """Utterances per work unit: about an eighth of the job, within bounds."""
@@ -334,13 +344,16 @@ class Made:
     stem: str  # the WAV and JSON paths without their suffix
 
 
-def iter_jobs(speakers: Sequence[Speaker], seed: int, bank_lines: int = 0) -> Iterator[Job]:
+def iter_jobs(
+    speakers: Sequence[Speaker], seed: int, bank_lines: int = 0, text: str | None = None
+) -> Iterator[Job]:
     """Endless utterance plan: speakers in turn, sentences in a seeded order, cycled.
 
     ``bank_lines`` limits the plan to the bank's first lines (0: all), so a
     corpus made before sentences were appended to the bank can be made again.
+    ``text`` names a file whose sentences replace the bank (load_text_file).
     """
-    bank = load_bank()[: bank_lines or None]
+    bank = load_text_file(text) if text else load_bank()[: bank_lines or None]
     rng = np.random.default_rng([seed, 2])
     order = rng.permutation(len(bank))
     index = 0
@@ -350,6 +363,19 @@ def iter_jobs(speakers: Sequence[Speaker], seed: int, bank_lines: int = 0) -> It
             yield Job(index, speaker, int(sentence_index), bank[sentence_index])
             index += 1
         order = rng.permutation(len(bank))
+
+
+def voice_change_for(speaker_id: str, options: SynthOptions) -> VoiceChange | None:
+    """The WORLD conversion of one speaker (None: spoken as synthesised); fixed by seed and id."""
+    rng = np.random.default_rng([options.seed, 6, zlib.crc32(speaker_id.encode())])
+    if not options.voice_change_prob or rng.random() >= options.voice_change_prob:
+        return None
+    return VoiceChange(
+        f0_scale=round(float(rng.uniform(*VC_F0_SCALE)), 3),
+        f0_range=round(float(rng.uniform(*VC_F0_RANGE)), 3),
+        formant_scale=round(float(rng.uniform(*VC_FORMANT_SCALE)), 3),
+        tempo=round(float(rng.uniform(*VC_TEMPO)), 3),
+    )
 
 
 def finish_audio(
@@ -371,9 +397,10 @@ def finish_audio(
     return (x * (rng.uniform(*PEAK_LEVEL) / max(float(np.abs(x).max()), 1e-6))).astype(np.float32)
 
 
-def aihub_record(job: Job, stem: str, duration_s: float) -> dict:
+def aihub_record(job: Job, stem: str, duration_s: float, change: VoiceChange | None = None) -> dict:
     """The AI-Hub style JSON of one utterance (fields in docs/TEAM_CONTRACTS.md)."""
     s = job.speaker
+    voice = s.describe() + (f" + WORLD {change}" if change else "")
     return {
         "발화정보": {
             "fileNm": f"{stem}.wav",
@@ -389,7 +416,7 @@ def aihub_record(job: Job, stem: str, duration_s: float) -> dict:
             "gender": GENDER_KO[s.gender],
             "age": s.age,
             "recorderId": s.speaker_id,
-            "synthVoice": s.describe(),
+            "synthVoice": voice,
         },
     }
 
@@ -404,11 +431,14 @@ def make_utterance(
         return _written(job, folder / stem)
     rng = np.random.default_rng([options.seed, 3, job.index])
     speech = synthesize(job.sentence, job.speaker)
+    change = voice_change_for(job.speaker.speaker_id, options)
+    if change is not None:
+        speech = convert(speech, change)
     audio = finish_audio(speech, rng, options, bank)
     folder.mkdir(parents=True, exist_ok=True)
     duration_s = audio.size / SAMPLE_RATE
     save_audio(folder / f"{stem}.wav", audio)
-    record = aihub_record(job, stem, duration_s)
+    record = aihub_record(job, stem, duration_s, change)
     # the JSON is written last: its presence marks the utterance complete (resume)
     (folder / f"{stem}.json").write_text(json.dumps(record, ensure_ascii=False, indent=1))
     return _made(job, folder / stem, duration_s, median_f0(speech))
@@ -454,7 +484,7 @@ def run_jobs(speakers: list[Speaker], out_dir: Path, options: SynthOptions, prog
     """
     target_s = options.hours * 3600
     workers = options.workers or os.cpu_count() or 1
-    jobs = iter_jobs(speakers, options.seed, options.bank_lines)
+    jobs = iter_jobs(speakers, options.seed, options.bank_lines, options.text)
     kept, total_s = [], 0.0
     with ProcessPoolExecutor(
         workers, initializer=_init_worker, initargs=(options.noise_dir,)
@@ -576,6 +606,12 @@ def cli(
         0, help="Use only the sentence bank's first N lines (0: all; to remake an older corpus)."
     ),
     engine: str = typer.Option("espeak", help="Synthesiser: espeak or kokoro."),
+    text: Path = typer.Option(
+        None, help="File of sentences (one a line, # comments) to speak instead of the bank."
+    ),
+    voice_change: float = typer.Option(
+        0.0, help="Share of speakers given a WORLD voice conversion (formants, pitch, tempo)."
+    ),
 ) -> None:
     """Make a synthetic Korean speech corpus in the AI-Hub layout.
 
@@ -594,6 +630,8 @@ def cli(
         workers=workers,
         bank_lines=bank_lines,
         engine=engine,
+        text=str(text) if text else None,
+        voice_change_prob=voice_change,
     )
     _check_options(options)
     with _progress_bar(f"synth {hours:g} h", hours * 3600) as advance:
@@ -617,6 +655,10 @@ def _check_options(options: SynthOptions) -> None:
         problems.append("--bank-lines must be 0 (all) or positive")
     if not 0 <= options.reverb_prob <= 1:
         problems.append("--reverb-prob must be between 0 and 1")
+    if not 0 <= options.voice_change_prob <= 1:
+        problems.append("--voice-change must be between 0 and 1")
+    if options.text:
+        problems.extend(_text_problems(Path(options.text)))
     if shutil.which(ESPEAK) is None:
         problems.append("espeak-ng is not installed (apt-get install espeak-ng)")
     if options.engine not in ENGINES:
@@ -626,6 +668,22 @@ def _check_options(options: SynthOptions) -> None:
     if problems:
         typer.echo(f"Error: {'; '.join(problems)}.", err=True)
         raise typer.Exit(2)
+
+
+def _text_problems(path: Path) -> list[str]:
+    """Why a --text file cannot be spoken: missing, empty, or holding honest-test sentences."""
+    from training.honest import load_natural, sentence_key
+
+    if not path.is_file():
+        return [f"--text {path} is not a file"]
+    sentences = load_text_file(str(path))
+    if not sentences:
+        return [f"--text {path} holds no sentence"]
+    test = {sentence_key(s) for s in load_natural()}
+    leaked = [s for s in sentences if sentence_key(s) in test]
+    if leaked:
+        return [f"--text {path} holds {len(leaked)} honest-test sentences, e.g. {leaked[0]!r}"]
+    return []
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -184,15 +184,16 @@ def recorded_clips(folder: Path) -> list[tuple[Path, str, str, str]]:
 
 
 def plan_recorded(
-    folder: Path, seed: int, original_share: float, copies: int = 1
+    folders: list[Path], seed: int, original_share: float, copies: int = 1
 ) -> list[ItemSpec]:
-    """``copies`` items per recorded clip: its own voice unchanged (``original``, a share
-    ``original_share``) or spoken in a home style its gender allows (to a child, as a
+    """``copies`` items per recorded clip of ``folders``: its own voice unchanged (``original``,
+    a share ``original_share``) or spoken in a home style its gender allows (to a child, as a
     child, on TV)."""
     rng = np.random.default_rng([seed, 99])
     styles = [k for k in STYLE_SHARES if k[0] != "other"]
+    clips = [clip for folder in folders for clip in recorded_clips(folder)]
     specs = []
-    for wav, gender, speaker, text in recorded_clips(folder) * copies:
+    for wav, gender, speaker, text in clips * copies:
         if rng.random() < original_share:
             label, style, change = gender, "original", VoiceChange()
         else:
@@ -203,6 +204,14 @@ def plan_recorded(
                 label = "other"
         specs.append(ItemSpec(len(specs), label, style, speaker, 0, text, change, seed, str(wav)))
     return specs
+
+
+def plan_recorded_test(folders: list[Path], seed: int) -> list[ItemSpec]:
+    """Every held-out clip twice: its own voice unchanged (the plain female/male test, as many
+    utterances as there are clips) and once in a home style."""
+    plain = plan_recorded(folders, seed, original_share=1.0)
+    styled = plan_recorded(folders, seed, original_share=0.0)
+    return [replace(spec, index=i) for i, spec in enumerate(plain + styled)]
 
 
 # --------------------------------------------------------------------------- loudspeakers
@@ -384,11 +393,17 @@ def cli(
     dev: int = typer.Option(400, help="Dev utterances (calibration; voices train never has)."),
     test: int = typer.Option(600, help="Test utterances (scene-only voices, held-out sentences)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same data."),
-    kokoro_train: Path = typer.Option(
-        None, help="Kokoro corpus of training voices: split train_kokoro, in home styles."
+    kokoro_train: list[Path] = typer.Option(
+        None,
+        help="Kokoro corpus of training voices: split train_kokoro, in home styles (repeatable).",
     ),
-    kokoro_test: Path = typer.Option(
-        None, help="Kokoro corpus of held-out voices: split test_kokoro (half left unchanged)."
+    kokoro_dev: list[Path] = typer.Option(
+        None, help="Kokoro corpus of other training-voice blends: split dev_kokoro (repeatable)."
+    ),
+    kokoro_test: list[Path] = typer.Option(
+        None,
+        help="Kokoro corpus of held-out voices: split test_kokoro, every clip unchanged and "
+        "once in a home style (repeatable).",
     ),
     espeak: bool = typer.Option(True, "--espeak/--no-espeak", help="Make the espeak-ng splits."),
 ) -> None:
@@ -401,9 +416,11 @@ def cli(
         typer.echo("Error: every split needs at least one utterance.", err=True)
         raise typer.Exit(2)
     jobs = {}
-    if kokoro_test is not None:
-        jobs["test_kokoro"] = plan_recorded(kokoro_test, seed, original_share=0.5)
-    if kokoro_train is not None:
+    if kokoro_test:
+        jobs["test_kokoro"] = plan_recorded_test(kokoro_test, seed)
+    if kokoro_dev:
+        jobs["dev_kokoro"] = plan_recorded(kokoro_dev, seed, original_share=0.5)
+    if kokoro_train:
         jobs["train_kokoro"] = plan_recorded(kokoro_train, seed, original_share=0.2, copies=3)
     if espeak:
         jobs.update(
