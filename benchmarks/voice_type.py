@@ -17,7 +17,8 @@ the voice type and the household match, not the VAD). Seconds are utterance
 durations. Figures: |mother-share error| in points, per-parent seconds error,
 duration-weighted frame F1 per voice class, the share of TV seconds credited to
 a parent, child-vs-mother balanced accuracy; with enrolment each parent is
-enrolled from 10 other sentences in their everyday voice (:mod:`edge.household`).
+enrolled from 12 other sentences in their everyday voice and matched as the
+runtime matches (:mod:`edge.household`, with the bundled cohort, :mod:`edge.cohort`).
 
 Writes ``benchmarks/results/voice_type.json`` and ``voice_type.md``.
 """
@@ -89,6 +90,7 @@ def parent_of(voice: str) -> str | None:
 def judge_scene(index: int, options: Options, tagger, encoder) -> tuple[list[Judged], list[Judged]]:
     """``(utterances judged, TV through held-out loudspeaker settings judged)`` of scene ``index``,
     by the runtime's own rules (:meth:`tagger.tag`, :func:`edge.household.speaker_of`)."""
+    from edge.cohort import load_cohort
     from edge.household import Household, enrol
     from edge.voice import typed_other_max
 
@@ -100,7 +102,7 @@ def judge_scene(index: int, options: Options, tagger, encoder) -> tuple[list[Jud
         enrol(role, [enrolment_audio(voices[role], rng, options.split)], encoder)
         for role in ("mother", "father")
     ]
-    household = Household(prints, encoder.info, typed_other_max(tagger))
+    household = Household(prints, encoder.info, typed_other_max(tagger), load_cohort(encoder.info))
     judged = [
         judge(u, x, tagger, encoder, household)
         for u, x in zip(utterances, mix(utterances, snr, tv_db, rng), strict=True)

@@ -7,6 +7,10 @@ voiceprint (cosine at or above the threshold the speaker model carries, measured
 by ``talkratio-train speaker-eval``) and closer to it than to the other
 parent's. Anyone else (a guest, the TV, the child) is nobody's.
 
+With the bundled cohort (:mod:`edge.cohort`) both thresholds apply to t-norm
+scores (the cosine's lead over a cohort of other voices) instead of raw
+cosines; the voiceprints themselves are the same, so stored ones keep working.
+
 Voiceprints are only comparable with vectors of the model that made them: a
 voiceprint of another model is refused with a sentence asking to enrol again.
 """
@@ -19,6 +23,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from edge.cohort import Cohort
 from edge.errors import UserError
 from edge.onnx_model import ModelError, ModelInfo
 from edge.segmenter import SegmenterOptions, segment_stream
@@ -98,10 +103,18 @@ class Household:
     (``talkratio.other_threshold_typed`` of the voice model; 1.0: always). A TV
     presenter tagged ``female`` often carries some ``other`` probability, and the typed
     threshold is low enough for a presenter of the parent's own type to reach it.
+
+    ``cohort``: with one (:func:`edge.cohort.load_cohort`), the thresholds are the
+    cohort's and apply to t-norm scores, and its ``other_max`` tightens the TV guard
+    when lower; without, the speaker model's thresholds apply, on cosines.
     """
 
     def __init__(
-        self, voiceprints: Sequence[Voiceprint], model: ModelInfo, typed_other_max: float = 1.0
+        self,
+        voiceprints: Sequence[Voiceprint],
+        model: ModelInfo,
+        typed_other_max: float = 1.0,
+        cohort: Cohort | None = None,
     ):
         for print_ in voiceprints:
             if print_.model_sha256 != model.sha256:
@@ -113,7 +126,10 @@ class Household:
         self.threshold = match_threshold(model) if voiceprints else 1.0
         typed = model.json_field("match_threshold_typed")  # older models: strict tier only
         self.typed_threshold = self.threshold if typed is None else float(typed)
-        self.typed_other_max = typed_other_max
+        if cohort is not None:
+            self.threshold, self.typed_threshold = cohort.strict, cohort.typed
+        self.cohort = cohort
+        self.typed_other_max = min(typed_other_max, 1.0 if cohort is None else cohort.other_max)
 
     @property
     def enrolled(self) -> list[str]:
@@ -123,20 +139,22 @@ class Household:
         self, embedding: np.ndarray, voice: str | None = None, other_prob: float = 0.0
     ) -> tuple[str | None, float | None]:
         """``(role, cosine)``: the parent whose voiceprint is closest, when it is strictly
-        closer than the other parent's and reaches the strict threshold, or the typed one
-        when ``voice`` is that parent's voice type and ``other_prob`` (the voice model's
-        probability of a loudspeaker) is under ``typed_other_max``; else
-        ``(None, best cosine)``. ``(None, None)`` with nobody enrolled."""
+        closer than the other parent's and its score (the cosine, or its t-norm with a
+        cohort) reaches the strict threshold, or the typed one when ``voice`` is that
+        parent's voice type and ``other_prob`` (the voice model's probability of a
+        loudspeaker) is under ``typed_other_max``; else ``(None, best cosine)``.
+        ``(None, None)`` with nobody enrolled."""
         if not self.voiceprints:
             return None, None
-        scores = {role: float(p.embedding @ embedding) for role, p in self.voiceprints.items()}
+        cosines = {role: float(p.embedding @ embedding) for role, p in self.voiceprints.items()}
+        scores = cosines if self.cohort is None else self.cohort.normalise(cosines, embedding)
         best = max(scores, key=scores.get)
         others = [s for role, s in scores.items() if role != best]
         typed = PARENT_OF_VOICE.get(voice or "") == best and other_prob < self.typed_other_max
         needed = min(self.threshold, self.typed_threshold) if typed else self.threshold
         if scores[best] >= needed and all(scores[best] > s for s in others):
-            return best, scores[best]
-        return None, scores[best]
+            return best, cosines[best]
+        return None, cosines[best]
 
 
 def speaker_of(

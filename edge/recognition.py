@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from edge.cohort import load_cohort
 from edge.hangul import count_eojeol, count_syllables
 from edge.household import PARENT_OF_VOICE as PARENT_OF_VOICE  # the tests' ground truth uses it
 from edge.household import Household, speaker_of
@@ -120,7 +121,8 @@ def load_recognizers(
     if voiceprints:
         if encoder is None:
             raise ModelError("a household is enrolled but no speaker model is available")
-        household = Household(voiceprints, encoder.info, typed_other_max(tagger))
+        cohort = load_cohort(encoder.info)
+        household = Household(voiceprints, encoder.info, typed_other_max(tagger), cohort)
     return Recognizers(voice=tagger, stt=stt, speaker=encoder, household=household)
 
 

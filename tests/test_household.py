@@ -240,3 +240,58 @@ def test_enrol_from_the_microphone_stops_after_the_asked_seconds(monkeypatch, db
     result = invoke("enroll", "father", "--seconds", "1", "--db", db_path)
     assert result.exit_code == 2
     assert "error: only 0 s of speech" in result.stderr
+
+
+# --------------------------------------------------------------------------- the cohort (t-norm)
+
+
+@pytest.fixture(scope="module")
+def normed(encoder, household) -> Household:
+    """The same stored voiceprints, matched against the bundled cohort."""
+    from edge.cohort import load_cohort
+
+    cohort = load_cohort(encoder.info)
+    assert cohort is not None, "edge/assets/household_cohort.npz is missing or for another model"
+    return Household(list(household.voiceprints.values()), encoder.info, 1.0, cohort)
+
+
+def _to_child(x: np.ndarray, f0_hz: float, snr_db: float) -> np.ndarray:
+    from training.noise import fan, mix_at_snr
+    from training.voiceconv import VoiceChange, convert
+
+    raised = convert(x, VoiceChange(f0_median_hz=f0_hz, f0_range=1.6, tempo=0.85))
+    return mix_at_snr(raised, fan(raised.size, np.random.default_rng(1)), snr_db).astype(np.float32)
+
+
+def test_the_cohort_is_refused_for_another_speaker_model(encoder):
+    from edge.cohort import load_cohort
+
+    assert load_cohort(replace(encoder.info, sha256="0" * 64)) is None
+
+
+def test_with_the_cohort_a_father_talking_to_the_child_in_noise_is_named_even_tagged_female(
+    encoder, household, normed, tmp_path
+):
+    father = _to_child(speak(NEW_LINE, SCENE_VOICES["male"], tmp_path), 180, 10.0)
+    vector = encoder.embed(father)
+    assert speaker_of("female", household, vector)[0] is None  # raw cosine: under 0.811
+    assert speaker_of("female", normed, vector)[0] == "father"
+    mother = encoder.embed(_to_child(speak(NEW_LINE, SCENE_VOICES["female"], tmp_path), 330, 10.0))
+    assert speaker_of("female", normed, mother)[0] == "mother"
+
+
+def test_with_the_cohort_a_child_or_a_tv_tagged_female_is_nobodys(
+    encoder, household, normed, tmp_path
+):
+    from training.voice.home import loudspeaker
+    from training.voiceconv import VoiceChange, convert
+
+    child = convert(
+        speak("우리 같이 놀자", "ko+f4", tmp_path),
+        VoiceChange(f0_median_hz=320, f0_range=1.2, formant_scale=1.25, tempo=1.15),
+    )
+    tv = loudspeaker(speak(NEW_LINE, "ko+f1", tmp_path), np.random.default_rng(2))
+    for x in (child, tv):
+        vector = encoder.embed(x)
+        assert speaker_of("female", household, vector)[0] == "mother"  # raw cosine lets it in
+        assert speaker_of("female", normed, vector)[0] is None
