@@ -25,6 +25,8 @@ from edge.audio import SAMPLE_RATE
 FRAME_SAMPLES = 400  # 25 ms analysis window at 16 kHz
 HOP_SAMPLES = 160  # 10 ms: one frame every hop
 N_FFT = 512  # 31.25 Hz bins
+HANN = np.hanning(FRAME_SAMPLES)
+BLOCK_FRAMES = 32  # frames per FFT call: 32 x 257 float64 spectra = 66 KiB, reused by malloc
 # long-term spectrum bands (Hz): a TV driver rolls off under 150-400 Hz and over 3.5-7.5 kHz
 BAND_EDGES_HZ = (0, 150, 300, 600, 1200, 2400, 4000, 6000, 8000)
 ACTIVE_SHARE = 0.5  # the loudest half of the frames: the voice, mostly, not the room
@@ -42,15 +44,41 @@ FEATURE_NAMES = (
 )
 
 
-def _power_frames(samples: np.ndarray) -> np.ndarray:
-    """``(T, N_FFT // 2 + 1)`` power spectra of Hann-windowed 25 ms frames every 10 ms."""
-    x = np.asarray(samples, dtype=np.float64)
+def _frames(x: np.ndarray) -> np.ndarray:
+    """``(T, FRAME_SAMPLES)`` view of the 25 ms frames every 10 ms of ``x`` (no copy)."""
     if x.size < FRAME_SAMPLES:
         x = np.pad(x, (0, FRAME_SAMPLES - x.size))
-    n = 1 + (x.size - FRAME_SAMPLES) // HOP_SAMPLES
-    index = np.arange(FRAME_SAMPLES)[None, :] + HOP_SAMPLES * np.arange(n)[:, None]
-    frames = x[index] * np.hanning(FRAME_SAMPLES)
-    return np.abs(np.fft.rfft(frames, N_FFT)) ** 2
+    return np.lib.stride_tricks.sliding_window_view(x, FRAME_SAMPLES)[::HOP_SAMPLES]
+
+
+def _power_frames(frames: np.ndarray) -> np.ndarray:
+    """``(T, N_FFT // 2 + 1)`` power spectra of ``frames`` through a Hann window (float64:
+    the window's product promotes float32 samples exactly)."""
+    return np.abs(np.fft.rfft(frames * HANN, N_FFT)) ** 2
+
+
+def _frame_spectra(frames: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each frame's level (dB) and the frames' power spectra, in blocks of BLOCK_FRAMES.
+
+    In blocks: an 8 s utterance's spectra at once are megabytes, and a fresh buffer that
+    size costs the kernel a page fault per 4 KiB on every call (more than the FFT itself).
+    """
+    blocks = [
+        _power_frames(frames[i : i + BLOCK_FRAMES]) for i in range(0, len(frames), BLOCK_FRAMES)
+    ]
+    level_db = [10 * np.log10(power.sum(axis=1) + EPS) for power in blocks]
+    return np.concatenate(level_db), blocks
+
+
+def _loud_statistics(blocks: list[np.ndarray], loud: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``loud`` frames' mean power spectrum (the voice's long-term spectrum) and each
+    loud frame's spectral flatness (log of the geometric over the arithmetic mean power)."""
+    total, flatness = np.zeros(N_FFT // 2 + 1), []
+    for i, power in enumerate(blocks):
+        power = power[loud[i * BLOCK_FRAMES : (i + 1) * BLOCK_FRAMES]]
+        total += power.sum(axis=0)
+        flatness.append(np.mean(np.log(power + EPS), axis=1) - np.log(power.mean(axis=1) + EPS))
+    return total / max(int(loud.sum()), 1), np.concatenate(flatness)
 
 
 def _band_levels_db(ltas: np.ndarray) -> np.ndarray:
@@ -84,15 +112,12 @@ def _modulation_share(frame_db: np.ndarray) -> float:
 
 def channel_features(samples: np.ndarray) -> np.ndarray:
     """16 kHz mono float32 ``(n,)`` to the ``(len(FEATURE_NAMES),)`` channel statistics."""
-    power = _power_frames(samples)
-    frame_db = 10 * np.log10(power.sum(axis=1) + EPS)
+    x = np.asarray(samples, dtype=np.result_type(samples, np.float32))  # float32 stays as is
+    frame_db, blocks = _frame_spectra(_frames(x))
     loud = frame_db >= np.quantile(frame_db, 1 - ACTIVE_SHARE)
-    ltas = power[loud].mean(axis=0)
-    x = np.asarray(samples, dtype=np.float64)
-    rms = np.sqrt(np.mean(x**2) + EPS)
-    peak = np.quantile(np.abs(x), 0.999) if x.size else 0.0
-    log_power = np.log(power[loud] + EPS)
-    flatness = np.mean(log_power, axis=1) - np.log(power[loud].mean(axis=1) + EPS)
+    ltas, flatness = _loud_statistics(blocks, loud)
+    rms = np.sqrt(np.einsum("i,i->", x, x, dtype=np.float64) / max(x.size, 1) + EPS)
+    peak = float(np.quantile(np.abs(x), 0.999)) if x.size else 0.0
     low, high = _rolloffs_hz(ltas)
     return np.array([
         *_band_levels_db(ltas),

@@ -5,6 +5,7 @@ the targets on dev scenes."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from training import tv_rule
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing")
 LABELS = ("female", "male", "child", "other")
+RECORDING = Path(__file__).resolve().parents[1] / "edge" / "assets" / "samples" / "household.wav"
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +202,32 @@ def test_a_loudspeakers_band_limit_and_compression_show_in_the_channel_statistic
     assert b["rolloff_high_hz"] < a["rolloff_high_hz"] - 1000
     assert b["band_6000_8000_db"] < a["band_6000_8000_db"] - 6
     assert b["dynamic_range_db"] < a["dynamic_range_db"]
+
+
+# channel_features of the bundled recording's 10-18 s and its first 300 samples from 10 s, as
+# the float64 all-frames implementation the detector was fitted on computed them (commit 7917fd5)
+FITTED_ON = {
+    (10.0, 128000): [1.95329249, 9.77084446, 8.83374882, 8.16439342, -4.20691872, -3.90738177,
+                     -7.81091213, -12.79706669, 24.16954422, 16.25744629, -21.16271782,
+                     0.23255686, 156.25, 4375.0],
+    (10.0, 300): [36.68416977, 21.25659180, 4.97570848, -3.32714939, -9.31630993, -14.17121601,
+                  -17.25624847, -18.84554672, 0.0, 6.14974689, -32.22880173, 0.0, 0.0, 125.0],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("start_s, samples", FITTED_ON)
+def test_the_channel_statistics_are_the_values_the_detector_was_fitted_on(start_s, samples):
+    """A faster computation must not move the detector's inputs: its weights and threshold
+    were fitted on these values."""
+    from edge.audio import load_audio
+    from edge.loudspeaker import channel_features
+
+    start = int(start_s * 16000)
+    clip = load_audio(RECORDING)[start : start + samples]
+    expected = FITTED_ON[start_s, samples]
+    np.testing.assert_allclose(channel_features(clip), expected, rtol=1e-6, atol=1e-5)
+    as_float64 = channel_features(clip.astype(np.float64))
+    np.testing.assert_allclose(as_float64, expected, rtol=1e-6, atol=1e-5)
 
 
 def test_the_dev_scenes_that_choose_the_rule_share_no_voice_or_sentence_with_the_test_scenes():
