@@ -204,3 +204,4 @@ def test_onnxruntime_telemetry_is_switched_off_in_one_place():
             capture_output=True, text=True,
         )
         assert out.stdout.strip() == "1", (package, out.stderr)
+
