@@ -97,6 +97,10 @@ class LiveRun:
             "latency_speech_end_to_stored_segment_ends": latency_stats(whole).to_json(),
             "per_utterance": [{"start_s": a, "end_s": b, "detected_to_stored_ms": round(1e3 * d, 1)}
                               for (a, b), d in zip(self.spans, self.detected_to_stored_s, strict=True)],
+            # the device's path: microphone-sized blocks, at real-time pace; the whole process
+            # (start-up and model loading included), every thread
+            "cpu_s_per_audio_s": (None if self.trace.cpu_s is None or not self.audio_s
+                                  else round(self.trace.cpu_s / self.audio_s, 5)),
             "memory": self.trace.to_json(),
         }
 

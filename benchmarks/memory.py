@@ -11,6 +11,7 @@ last ``interval_s`` before the child exits can be missed.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -41,6 +42,7 @@ class MemoryTrace:
     returncode: int
     stdout: str = field(default="", repr=False)
     stderr: str = field(default="", repr=False)
+    cpu_s: float | None = None  # user + system CPU seconds of the process, every thread
 
     def slope(self) -> MemorySlope:
         return memory_slope(self.times_s, self.rss_mib)
@@ -50,6 +52,7 @@ class MemoryTrace:
         return {
             "command": self.command, "peak_rss_mib": round(self.peak_rss_mib, 1),
             "wall_s": round(self.wall_s, 2), "returncode": self.returncode,
+            "cpu_s": None if self.cpu_s is None else round(self.cpu_s, 3),
             "slope": self.slope().to_json(),
             "times_s": [round(t, 2) for t in self.times_s[::step]],
             "rss_mib": [round(r, 2) for r in self.rss_mib[::step]],
@@ -138,7 +141,8 @@ def trace_command(
         worker.start()
     killer = threading.Timer(timeout_s, proc.kill)
     killer.start()
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)  # the child's own CPU time, every thread
+    proc.returncode = os.waitstatus_to_exitcode(status)
     killer.cancel()
     stop.set()
     for worker in workers:
@@ -149,4 +153,5 @@ def trace_command(
         command=" ".join(str(a) for a in argv), times_s=tuple(times), rss_mib=tuple(values),
         peak_rss_mib=max(peak[0], max(values, default=0.0)), wall_s=time.monotonic() - started,
         returncode=proc.returncode, stdout="".join(out), stderr="".join(err),
+        cpu_s=usage.ru_utime + usage.ru_stime,
     )

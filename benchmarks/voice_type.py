@@ -7,6 +7,7 @@ Usage::
     .venv/bin/python -m benchmarks.voice_type --data data/voicetype/home  # + test split
     .venv/bin/python -m benchmarks.voice_type --pipeline      # + the whole pipeline
     .venv/bin/python -m benchmarks.voice_type --split dev --pipeline --voice-change early=true
+    .venv/bin/python -m benchmarks.voice_type --engine kokoro --pipeline  # Kokoro-82M voices
 
 Scenes: :mod:`training.household_scenes` (a mother, a father, a child and a TV,
 voices and sentences the voice-type training never had, child-directed speech,
@@ -79,6 +80,7 @@ class Options:
     rule: bool = True  # False: the voice model's other rule switched off (the best label decides)
     pipeline: bool = False  # also the whole pipeline on each scene laid into one recording
     voice_change: VoiceChangeOptions = VoiceChangeOptions()  # of the pipeline
+    engine: str = "espeak"  # the scenes' voices: espeak-ng, or Kokoro-82M (recorded people)
 
 
 # --------------------------------------------------------------------------- judging
@@ -107,7 +109,7 @@ def judge_scene(index: int, options: Options, tagger, encoder) -> tuple[list[Jud
     from edge.household import Household, enrol
     from edge.voice import typed_other_max
 
-    scene = SceneOptions(options.utterances, options.seed, options.split)
+    scene = SceneOptions(options.utterances, options.seed, options.split, options.engine)
     utterances, voices, tv_db = make_scene(index, scene)
     rng = np.random.default_rng([options.seed, index, 1])
     snr = SNRS_DB[index % len(SNRS_DB)]
@@ -338,7 +340,8 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Voice type and parents' shares (`{results.get('command', 'python -m benchmarks.voice_type')}`)",
         "",
-        f"{s['scenes']} {SCENE_KINDS[results['options']['split']]}, {s['utterances']} utterances, "
+        f"{s['scenes']} {SCENE_KINDS[results['options']['split']]}"
+        f"{ENGINE_KINDS.get(results['options'].get('engine', 'espeak'), '')}, {s['utterances']} utterances, "
         f"{s['speech_s']} s of speech "
         "(voices and sentences training never had, child-directed speech, children under and over 280 Hz, "
         "TV at -20 to -6 dB, test-only noise at 5-20 dB). Utterances judged one by one (truth segmentation).",
@@ -410,6 +413,9 @@ def held_out_markdown(results: dict) -> list[str]:
     ]
 
 
+ENGINE_KINDS = {"espeak": " (espeak-ng voices)",
+                "kokoro": " (Kokoro-82M voices from recorded people: held-out jf_tebukuro blends "
+                          "for the test split; the men are >= 75 % jm_kumo, which training also has)"}
 SCENE_KINDS = {"test": "held-out household scenes",
                "dev": "development scenes (dev voices and training sentences: for choosing thresholds)"}
 PIPELINE_NOTE = (
@@ -485,6 +491,8 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="the voice model's other rule off (the figures before it)",
     )
+    parser.add_argument("--engine", choices=("espeak", "kokoro"), default=Options.engine,
+                        help="the scenes' voices (kokoro: Kokoro-82M blends, held out for test)")
     parser.add_argument("--pipeline", action="store_true",
                         help="also each scene as one recording through the whole pipeline")
     parser.add_argument("--voice-change", action="append", default=[], metavar="KEY=VALUE",
@@ -503,11 +511,13 @@ def main(argv: list[str] | None = None) -> None:
         not args.no_rule,
         args.pipeline,
         voice_change_options(args.voice_change),
+        args.engine,
     )
     results = {"command": "python -m benchmarks.voice_type " + " ".join(sys.argv[1:] if argv is None else argv),
                **run(options)}
     options.out.mkdir(parents=True, exist_ok=True)
     stem = "voice_type" if options.split == "test" else f"voice_type_{options.split}"
+    stem += "" if options.engine == "espeak" else f"_{options.engine}"
     (options.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
     (options.out / f"{stem}.md").write_text(markdown(results))
     print(markdown(results))

@@ -69,6 +69,16 @@ def test_memory_trace_sees_the_peak_of_a_short_allocation():
     assert trace.rss_mib[-1] < trace.peak_rss_mib - 150  # and given back before the end
 
 
+def test_memory_trace_counts_the_childs_cpu_time_not_its_sleep():
+    busy = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    idle = "import time; time.sleep(0.6)"
+    worked = trace_command([sys.executable, "-c", busy], timeout_s=60)
+    slept = trace_command([sys.executable, "-c", idle], timeout_s=60)
+    assert worked.returncode == 0 and slept.returncode == 0
+    assert worked.cpu_s >= 0.4 and worked.to_json()["cpu_s"] == round(worked.cpu_s, 3)
+    assert slept.cpu_s < 0.3 <= slept.wall_s  # asleep: wall time passes, CPU time barely
+
+
 def test_memory_slope_tells_flat_from_growing():
     t = np.arange(0, 600, 0.5)
     noise = np.random.default_rng(0).normal(0, 0.2, t.size)
@@ -188,7 +198,7 @@ def _results(rtf: float, p95: float, ratios: tuple[float, float], growth: float,
         "command": "python -m benchmarks.run --quick", "mode": "quick", "started_utc": "now",
         "stages": {"scene_audio_s": 60, "runs": [{"models": "int8", "threads": 1, "audio": "scenes",
                                                   "rtf": {**stages, "sum": rtf, "whole": 2 * rtf, "whole_cpu": rtf}}]},
-        "live": {"audio_s": 60, "utterances": 9, "transcribed": 9,
+        "live": {"audio_s": 60, "utterances": 9, "transcribed": 9, "cpu_s_per_audio_s": 1.5 * rtf,
                  "latency_detected_to_stored": {"count": 9, "p50_ms": 20, "p95_ms": 40, "max_ms": 50},
                  "latency_speech_end_to_stored": {"count": 9, "p50_ms": p95 / 2, "p95_ms": p95, "max_ms": p95},
                  "memory": {"peak_rss_mib": 150, "wall_s": 60, "times_s": [0, 30, 60], "rss_mib": [90, 95, 95],
@@ -205,10 +215,16 @@ def _results(rtf: float, p95: float, ratios: tuple[float, float], growth: float,
 
 def test_targets_pass_and_misses_say_by_how_much(tmp_path):
     good = {t.name: t for t in judge_targets(_results(0.02, 380, (25, 12), 0.2, 12))}
-    assert len(good) == 6 and all(t.passed for t in good.values())
+    assert len(good) == 7  # at the file RTF 0.02 the live path (1.5x: 0.03) misses
+    assert [n for n, t in good.items() if not t.passed] == ["live capture RTF, 1 thread (CPU time, whole process)"]
+    good = {t.name: t for t in judge_targets(_results(0.012, 380, (25, 12), 0.2, 12))}
+    assert all(t.passed for t in good.values())
     bad = {t.name: t for t in judge_targets(_results(0.04, 460, (15, 6), 5.0, 40))}
     assert not any(t.passed for t in bad.values())
     assert bad["whole-pipeline RTF, 1 thread (CPU time)"].detail.startswith("2.0x over")
+    live = bad["live capture RTF, 1 thread (CPU time, whole process)"]
+    assert live.measured == "0.0600" and live.detail.startswith("3.0x over")
+    assert "32 ms blocks" in live.detail and "on files (10 s blocks): 0.0400" in live.detail
     assert bad["last word -> stored record, p95, utterances <= 8 s"].detail.startswith("60 ms over")
     assert bad["CPU vs whisper-base INT8, utterances 1-8 s (peers_by_length)"].measured == "15.0x less"
     assert bad["CPU vs whisper-base INT8 + VAD filter, whole recordings (peers_by_length)"].measured == "6.0x less"

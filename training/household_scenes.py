@@ -15,6 +15,11 @@ looking at the benchmark's scenes. Each role's voice is WORLD-converted
   -6 dB under the family's speech;
 - test-only household noise (:func:`training.voice.home.fresh_noise`) at 5, 10,
   15 and 20 dB SNR against the family's speech.
+
+``engine`` ``kokoro`` casts the same roles with Kokoro-82M voices (from recorded
+people) instead of espeak-ng: blends of the held-out ``jf_tebukuro`` for the test
+split, of the training voices for dev (:func:`training.kokoro.make_speakers`); the
+WORLD conversions, sentences, TV and noise are the same.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ class SceneOptions:
     utterances: int = 36  # per scene
     seed: int = 11
     split: str = "test"  # voices and sentences: test (the scene-only ones) or dev (calibration)
+    engine: str = "espeak"  # the voices' synthesiser: espeak (espeak-ng) or kokoro (Kokoro-82M)
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,13 @@ class Utterance:
 # --------------------------------------------------------------------------- scenes
 
 
-def cast(index: int, rng: np.random.Generator, split: str = "test") -> dict[str, dict]:
-    """Per-scene voices: variant, base F0 and vocal-tract scale of each role."""
+def cast(
+    index: int, rng: np.random.Generator, split: str = "test", engine: str = "espeak"
+) -> dict[str, dict]:
+    """Per-scene voices: variant (an espeak-ng variant or a Kokoro speaker), base F0 and
+    vocal-tract scale of each role."""
+    if engine == "kokoro":
+        return _kokoro_cast(index, rng, split)
     females = home.split_variants(split, "female")
     males = home.split_variants(split, "male")
     mother = str(rng.choice(females))
@@ -70,6 +81,24 @@ def cast(index: int, rng: np.random.Generator, split: str = "test") -> dict[str,
         "mother": {"variant": mother, "f0": rng.uniform(175, 235), "formant": rng.uniform(0.96, 1.04)},
         "father": {"variant": str(rng.choice(males)), "f0": rng.uniform(95, 140), "formant": rng.uniform(0.96, 1.04)},
         "child": {"variant": child_source, "f0": rng.uniform(*child_f0), "formant": rng.uniform(1.2, 1.32)},
+    }  # fmt: skip
+
+
+def _kokoro_speakers(rng: np.random.Generator, split: str) -> list:
+    """A female and a male Kokoro speaker, then another of each: held-out blends for test."""
+    from training import kokoro
+
+    return kokoro.make_speakers(2, int(rng.integers(1 << 30)), "SCENE", held_out=split == "test")
+
+
+def _kokoro_cast(index: int, rng: np.random.Generator, split: str) -> dict[str, dict]:
+    mother, father, *others = _kokoro_speakers(rng, split)
+    child_f0 = (235.0, 275.0) if index % 2 == 0 else (300.0, 420.0)
+    return {
+        "mother": {"variant": mother, "f0": rng.uniform(175, 235), "formant": rng.uniform(0.96, 1.04)},
+        "father": {"variant": father, "f0": rng.uniform(95, 140), "formant": rng.uniform(0.96, 1.04)},
+        "child": {"variant": others[int(rng.integers(2))], "f0": rng.uniform(*child_f0),
+                  "formant": rng.uniform(1.2, 1.32)},
     }  # fmt: skip
 
 
@@ -92,14 +121,25 @@ def change_for(role: str, voice: dict, rng: np.random.Generator) -> tuple[str, V
     )
 
 
-def speak(variant: str, text: str, change: VoiceChange) -> np.ndarray:
+def speak(variant, text: str, change: VoiceChange) -> np.ndarray:
+    """``text`` in the voice ``variant`` (an espeak-ng variant name or a Kokoro speaker),
+    WORLD-converted by ``change``."""
+    if not isinstance(variant, str):  # a training.kokoro.KokoroSpeaker
+        from training import kokoro
+
+        return convert(kokoro.synthesize(text, variant), change)
     speaker = synth.Speaker("BENCH", "female", 30, variant, home.ESPEAK_PITCH, 160, 0.0)
     return convert(synth.synthesize(text, speaker), change)
 
 
-def presenter(text: str, rng: np.random.Generator, split: str = "test") -> np.ndarray:
+def presenter(
+    text: str, rng: np.random.Generator, split: str = "test", engine: str = "espeak"
+) -> np.ndarray:
     """A TV presenter (any voice of ``split``, adult) in the studio, before any loudspeaker."""
     gender = str(rng.choice(["female", "male"]))
+    if engine == "kokoro":
+        variant = _kokoro_speakers(rng, split)[0 if gender == "female" else 1]
+        return speak(variant, text, VoiceChange(f0_median_hz=home.draw_adult_f0(gender, rng)))
     variant = str(rng.choice(home.split_variants(split, gender)))
     change = VoiceChange(f0_median_hz=home.draw_adult_f0(gender, rng))
     return speak(variant, text, change)
@@ -110,7 +150,7 @@ def tv_utterance(text: str, rng: np.random.Generator, options: SceneOptions, key
     the held-out copy draws from its own generator (``key``), so adding it changed no scene."""
     from training.loudspeaker import held_out_loudspeaker
 
-    clean = presenter(text, rng, options.split)
+    clean = presenter(text, rng, options.split, options.engine)
     held_out = held_out_loudspeaker(clean, np.random.default_rng([options.seed, *key]))
     return home.loudspeaker(clean, rng), held_out
 
@@ -118,7 +158,7 @@ def tv_utterance(text: str, rng: np.random.Generator, options: SceneOptions, key
 def make_scene(index: int, options: SceneOptions) -> tuple[list[Utterance], dict, float]:
     """``(utterances, cast, tv level dB)`` of scene ``index`` (clean speech, before noise)."""
     rng = np.random.default_rng([options.seed, index])
-    voices = cast(index, rng, options.split)
+    voices = cast(index, rng, options.split, options.engine)
     adult_text = home.split_sentences(options.split, short=False)
     child_text = home.split_sentences(options.split, short=True)
     roles = list(ROLE_WEIGHTS)
