@@ -5,11 +5,12 @@ The VAD ends an utterance only after ``hangover_ms`` of silence, so a quick repl
 whole segment would be credited to one voice. This stage looks inside each
 segment long enough to hold two speakers (two speaker-encoder windows): speaker
 vectors of 1 s windows every 0.25 s are compared across every short unvoiced
-stretch, and the segment is cut in the stretch where the mean vector before it
-and the mean vector after it are furthest apart, when that cosine distance
-reaches the speaker model's calibrated ``change_distance``; each part is then
-searched the same way. Timbre, not pitch, decides: a mother whose voice rises
-towards her child stays one speaker.
+stretch (the mean vector of the windows up to 2 s before it against that of the
+windows up to 2 s after it), and the segment is cut in the stretch with the
+strongest evidence among those whose cosine distance reaches the speaker
+model's calibrated ``change_distance``; each part is then searched the same
+way. Timbre, not pitch, decides: a mother whose voice rises towards her child
+stays one speaker.
 
 Without a speaker model the old rule is kept: voiced 10 ms frames on either
 side of the pitch boundary between the adult ranges
@@ -70,11 +71,11 @@ class VoiceChangeOptions:
     # judged) 6.46 / 0.155 / 0.080; none 6.24 / 0.151 / 0.080; 2.0: 5.59 / 0.137 / 0.044;
     # 1.5: 5.64 / 0.128 / 0.052; 1.25: 5.07 / 0.129 / 0.060; 1.1: 5.97 / 0.135 / 0.052; 1.0:
     # 6.79 / 0.147 / 0.078. Seconds of a record's minority voices (merged records), scenes
-    # 0-5: 21.7 before, 10.9 at 2.0, 7.3 at 1.25. 2.0 and not 1.25: the TV's seconds, and
-    # shorter contexts cut a mother whose voice rises towards her child (a 2 s drift passes
-    # the distance; test_one_voice_whose_pitch_rises_is_not_cut), and more of her
-    # child-directed sentences into parts called child (scenes 0-5: 53.7 s at none, 57.5 at
-    # 2.0, 61.9 at 1.25). Re-judging each cut on its two whole parts undid too many true ones
+    # 0-5: 21.7 before, 10.9 at 2.0, 7.3 at 1.25. 2.0 and not 1.25: fewer TV seconds to a
+    # parent, and 1.25 cut one voice whose pitch steps up (0.287 apart on 1.25 s, 0.196 on
+    # 2 s: test_one_voice_whose_pitch_rises_is_not_cut) and more of the mothers'
+    # child-directed sentences into parts called child (scenes 0-5: 53.7 s with none, 57.5
+    # at 2.0, 61.9 at 1.25). Judging each cut again on its two whole parts undid true ones
     context_s: float | None = CONTEXT_S
     # cosine distance between the speakers before and after a gap that makes it a change;
     # None: the value calibrated into the speaker model (talkratio.change_distance)
