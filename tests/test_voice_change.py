@@ -148,7 +148,9 @@ def child_reply_scene(mother_variant: str, child_variant: str, said: str, tmp_pa
     from training.voiceconv import VoiceChange, convert
 
     def voice(variant: str, text: str, change: VoiceChange) -> np.ndarray:
-        x = convert(synth.synthesize(text, synth.Speaker("T", "female", 34, variant, 50, 160, 0.0)), change)
+        x = convert(
+            synth.synthesize(text, synth.Speaker("T", "female", 34, variant, 50, 160, 0.0)), change
+        )
         low, high = synth.speech_bounds(x, TRUTH_TRIM_DB)
         return x, (high - low) / SAMPLE_RATE
 
@@ -226,7 +228,9 @@ def test_a_part_cut_at_a_voice_change_is_emitted_before_the_segment_ends(encoder
     assert early_cuts(VoiceChangeOptions(), encoder) is None  # off unless asked for (CPU)
     ((at_end, whole),) = yielded_at(samples, None)  # without: one segment, after the answer
     assert at_end > answer_end and whole.end > answer_end - 0.2
-    (first_at, first), (_, rest) = yielded_at(samples, early_cuts(options, encoder, load_voice_tagger()))
+    (first_at, first), (_, rest) = yielded_at(
+        samples, early_cuts(options, encoder, load_voice_tagger())
+    )
     assert first.end == pytest.approx(change, abs=0.15)
     assert first_at < answer_end - 0.5  # recorded while the man is still talking
     assert rest.start == pytest.approx(first.end, abs=0.05) and rest.end > answer_end - 0.2
@@ -247,3 +251,85 @@ def test_early_cuts_are_the_same_for_a_files_blocks_and_a_microphones(encoder, t
 
     microphone = cuts(512)
     assert len(microphone) == 2 and cuts(10 * SAMPLE_RATE) == microphone
+
+
+# --------------------------------------------------------------------------- local context
+
+
+def three_voices(cosine: float = 0.65) -> list[np.ndarray]:
+    """8 windows of a first voice (starts 0-1.75 s), 16 of a second (2-5.75 s), 8 of a third
+    (6-7.75 s); every two voices at the same ``cosine``."""
+    voices = []
+    for i in range(3):
+        v = np.zeros(4, np.float32)
+        v[3], v[i] = np.sqrt(cosine), np.sqrt(1 - cosine)
+        voices.append(v)
+    return [voices[0]] * 8 + [voices[1]] * 16 + [voices[2]] * 8
+
+
+THREE_GAPS = [1.2, 2.7, 4.3, 6.7, 7.9]  # 2.7 and 6.7: the first windows wholly past them change
+
+
+def test_a_voice_between_two_others_is_cut_out_on_local_windows():
+    """A child, the TV, then the mother in one segment, each two 0.35 apart: against the mean
+    of the two voices after it the child is under 0.3 away (one mean dilutes the other), so
+    the whole-part search finds nothing; judged on 2 s either side each change stands."""
+    from edge.voice_change import ChangeRule, speaker_changes
+
+    windows = windows_of(three_voices())
+    assert speaker_changes(windows, THREE_GAPS, ChangeRule(0.3), 0.0, 9.0) == []
+    assert speaker_changes(windows, THREE_GAPS, ChangeRule(0.3), 0.0, 9.0, 2.0) == [2.7, 6.7]
+    assert VoiceChangeOptions().context_s == 2.0  # the runtime judges pauses locally
+
+
+def test_one_voice_judged_locally_is_not_cut():
+    from edge.voice_change import ChangeRule, speaker_changes
+
+    same = windows_of([three_voices()[0]] * 32)
+    assert speaker_changes(same, THREE_GAPS, ChangeRule(0.3), 0.0, 9.0, 2.0) == []
+
+
+def test_a_change_is_found_when_a_stronger_pause_falls_short_of_the_distance():
+    """Weighted by window counts, a pause splitting one long voice in halves can outscore the
+    true change to a short reply; the search takes the strongest pause that reaches the
+    distance, not the strongest pause and then its distance."""
+    from edge.voice_change import ChangeRule, speaker_changes, strongest_change
+
+    a = np.array([1, 0, 0, 0], np.float32)
+    drift = np.array([0.75, np.sqrt(1 - 0.75**2), 0, 0], np.float32)  # 0.25 from a
+    reply = np.array([0.6, 0, np.sqrt(1 - 0.6**2), 0], np.float32)  # 0.4 from a
+    windows = windows_of([a] * 12 + [drift] * 12 + [reply] * 4)
+    gaps = [3.6, 6.7]  # the voice drifts at 3 s; the reply's windows start at 6 s
+    drifted, distance = strongest_change(windows, gaps, 0.0, 8.0)
+    assert drifted == 3.6 and distance < 0.3  # the strongest pause overall is no change
+    assert speaker_changes(windows, gaps, ChangeRule(0.3), 0.0, 8.0) == [6.7]
+
+
+def test_tv_between_a_mother_and_a_fathers_quick_reply_gets_its_own_record(encoder, tmp_path):
+    """The mother, the TV through a loudspeaker 12 dB under her, then the father, each after
+    0.1 s (one VAD segment): the TV is cut out at both changes and called ``other``, so none
+    of its seconds go to a parent."""
+    from edge.voice import load_voice_tagger
+    from training.voice.home import loudspeaker
+
+    mother = speak("오늘은 공원에 가서 같이 놀자 알았지", "ko+f3", tmp_path)
+    tv = loudspeaker(speak("내일은 전국에 비가 내리겠습니다 우산을 챙기세요", "ko+f5", tmp_path),
+                     np.random.default_rng(2))  # fmt: skip
+    tv *= np.sqrt(np.mean(mother**2) / np.mean(tv**2)) * 10 ** (-12 / 20)
+    father = speak("김치찌개 어때요 맛있겠다", "ko+m7", tmp_path)
+    pad, gap = (np.zeros(int(s * SAMPLE_RATE), np.float32) for s in (0.15, 0.1))
+    x = np.concatenate([pad, mother, gap, tv, gap, father, pad]).astype(np.float32)
+    x += 0.002 * np.random.default_rng(0).standard_normal(x.size).astype(np.float32)
+    tv_start = (pad.size + mother.size + gap.size / 2) / SAMPLE_RATE
+    tv_end = tv_start + (gap.size + tv.size) / SAMPLE_RATE
+    tagger = load_voice_tagger()
+    parts = split_segment(Segment(0.15, x.size / SAMPLE_RATE - 0.15, 0.0, x),
+                          VoiceChangeOptions(), encoder, tagger)  # fmt: skip
+    voices = [tagger.tag(p.samples, embedding=encoder.embed(p.samples)).voice for p in parts]
+    tv_parts = [p for p, v in zip(parts, voices, strict=True) if v == "other"]
+    assert len(tv_parts) >= 1, voices
+    assert tv_parts[0].start == pytest.approx(tv_start, abs=0.15)
+    assert tv_parts[-1].end == pytest.approx(tv_end, abs=0.15)
+    for part, voice in zip(parts, voices, strict=True):
+        inside_tv = max(0.0, min(part.end, tv_end) - max(part.start, tv_start))
+        assert voice == "other" or inside_tv < 0.15, (part, voice)
