@@ -116,7 +116,9 @@ def _frames(x: np.ndarray, n_frames: int) -> np.ndarray:
 
 def _nccf(frames: np.ndarray) -> np.ndarray:
     """``(n_frames, MAX_LAG + 1)`` normalised cross-correlation of each window with its lags."""
-    n_fft = 1 << int(np.ceil(np.log2(frames.shape[1] + WINDOW_SAMPLES)))
+    # a lag L <= MAX_LAG reaches sample k + L < WINDOW_SAMPLES + MAX_LAG = frames.shape[1] of
+    # the frame: an FFT that long already holds the linear correlation (no wrap-around)
+    n_fft = 1 << int(np.ceil(np.log2(frames.shape[1])))
     head = frames[:, :WINDOW_SAMPLES]
     cross = np.fft.irfft(np.conj(np.fft.rfft(head, n_fft)) * np.fft.rfft(frames, n_fft), n_fft)[
         :, : MAX_LAG + 1

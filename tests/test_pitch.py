@@ -123,3 +123,17 @@ def test_the_track_in_blocks_is_the_same_numbers_as_all_frames_at_once(monkeypat
 def test_the_band_pass_gain_is_kept_read_only():
     gain = pitch._band_gain(1 << 15)
     assert gain is pitch._band_gain(1 << 15) and not gain.flags.writeable
+
+
+def test_the_correlation_is_linear_with_the_shorter_fft():
+    """The FFT of one frame's length holds every lag's correlation without wrap-around:
+    the same as the sums written out."""
+    x = pitch._band_pass(add_noise(synthetic_voice(100.0, seconds=1.0), snr_db=10.0))
+    frames = pitch._frames(x, frame_count(SAMPLE_RATE))[40:60]
+    head = frames[:, : pitch.WINDOW_SAMPLES]
+    direct = np.empty((frames.shape[0], pitch.MAX_LAG + 1))
+    for lag in range(pitch.MAX_LAG + 1):
+        lagged = frames[:, lag : lag + pitch.WINDOW_SAMPLES]
+        energy = (head**2).sum(axis=1) * (lagged**2).sum(axis=1)
+        direct[:, lag] = (head * lagged).sum(axis=1) / np.sqrt(energy + 1e-12)
+    assert np.abs(pitch._nccf(frames) - direct).max() < 1e-9
