@@ -20,6 +20,7 @@ installed and an input to the learned classifier (:func:`pitch_features`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import soxr
@@ -47,6 +48,10 @@ MAX_JUMP_OCTAVES = 0.15  # within a run F0 moves < 11 % per 10 ms frame; noise j
 STEADY_RUN_FRAMES = 30  # a run of 300 ms or more ...
 STEADY_RUN_SEMITONES = 0.1  # ... whose F0 spread (std, 0.6 %) is below even voice jitter: a machine
 MEDIAN_FRAMES = 5  # F0 smoothing across neighbouring voiced frames
+# frames correlated per FFT call: an 8 s utterance's spectra at once are megabytes, and a fresh
+# buffer that size costs the kernel a page fault per 4 KiB on every call (more CPU than the
+# FFTs); 128 frames' (half a megabyte) malloc keeps reusing. Each frame's numbers are the same.
+BLOCK_FRAMES = 128
 
 ADULT_MAX_F0_HZ = 280.0  # above adult speaking medians (women ~165-255 Hz): a young child, a whine or a whistle
 BOUNDARY_HZ = 160.0  # between the male (85-155 Hz) and female (165-255 Hz) ranges
@@ -83,13 +88,21 @@ def _band_pass(samples: np.ndarray) -> np.ndarray:
     x = soxr.resample(samples, SAMPLE_RATE, TRACK_RATE, quality="MQ").astype(np.float64)
     n_fft = 1 << max(1, int(np.ceil(np.log2(x.size))))
     spectrum = np.fft.rfft(x - x.mean(), n_fft)
+    spectrum *= _band_gain(n_fft)
+    return np.fft.irfft(spectrum, n_fft)[: x.size]
+
+
+@lru_cache(maxsize=8)
+def _band_gain(n_fft: int) -> np.ndarray:
+    """The band-pass's gain on the ``n_fft``-point FFT's bins (read-only, kept per size)."""
     hz = np.fft.rfftfreq(n_fft, 1.0 / TRACK_RATE)
     gain = np.ones_like(hz)
     for edge_hz, rising in ((BAND_LOW_HZ, True), (BAND_HIGH_HZ, False)):
         t = np.clip((hz - edge_hz) / BAND_TAPER_HZ + 0.5, 0.0, 1.0)
         ramp = 0.5 - 0.5 * np.cos(np.pi * t)
         gain *= ramp if rising else 1.0 - ramp
-    return np.fft.irfft(spectrum * gain, n_fft)[: x.size]
+    gain.flags.writeable = False
+    return gain
 
 
 def _frames(x: np.ndarray, n_frames: int) -> np.ndarray:
@@ -103,7 +116,9 @@ def _frames(x: np.ndarray, n_frames: int) -> np.ndarray:
 
 def _nccf(frames: np.ndarray) -> np.ndarray:
     """``(n_frames, MAX_LAG + 1)`` normalised cross-correlation of each window with its lags."""
-    n_fft = 1 << int(np.ceil(np.log2(frames.shape[1] + WINDOW_SAMPLES)))
+    # a lag L <= MAX_LAG reaches sample k + L < WINDOW_SAMPLES + MAX_LAG = frames.shape[1] of
+    # the frame: an FFT that long already holds the linear correlation (no wrap-around)
+    n_fft = 1 << int(np.ceil(np.log2(frames.shape[1])))
     head = frames[:, :WINDOW_SAMPLES]
     cross = np.fft.irfft(np.conj(np.fft.rfft(head, n_fft)) * np.fft.rfft(frames, n_fft), n_fft)[
         :, : MAX_LAG + 1
@@ -131,6 +146,17 @@ def _pick_lags(nccf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     curvature = left - 2 * mid + right
     offset = np.where(curvature < 0, 0.5 * (left - right) / np.minimum(curvature, -1e-9), 0.0)
     return first + MIN_LAG + np.clip(offset, -0.5, 0.5), mid
+
+
+def _frame_lags(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame: the :func:`_pick_lags` lag and its correlation, and the window's RMS;
+    ``BLOCK_FRAMES`` frames at a time."""
+    lag, strength, rms = (np.empty(frames.shape[0]) for _ in range(3))
+    for i in range(0, frames.shape[0], BLOCK_FRAMES):
+        block = frames[i : i + BLOCK_FRAMES]
+        lag[i : i + BLOCK_FRAMES], strength[i : i + BLOCK_FRAMES] = _pick_lags(_nccf(block))
+        rms[i : i + BLOCK_FRAMES] = np.sqrt(np.mean(block[:, :WINDOW_SAMPLES] ** 2, axis=1))
+    return lag, strength, rms
 
 
 def _runs(candidate: np.ndarray, f0: np.ndarray) -> list[tuple[int, int]]:
@@ -183,9 +209,7 @@ def track_pitch(samples: np.ndarray) -> PitchTrack:
     if samples.size < 2 * WINDOW_SAMPLES:
         zeros = np.zeros(n_frames, np.float32)
         return PitchTrack(zeros, np.zeros(n_frames, bool), zeros)
-    frames = _frames(_band_pass(samples), n_frames)
-    lag, strength = _pick_lags(_nccf(frames))
-    rms = np.sqrt(np.mean(frames[:, :WINDOW_SAMPLES] ** 2, axis=1))
+    lag, strength, rms = _frame_lags(_frames(_band_pass(samples), n_frames))
     loud = np.percentile(rms, 95)
     audible = (rms >= loud * 10 ** (-QUIET_DB / 20)) & (rms >= ABS_FLOOR_RMS)
     raw_f0 = TRACK_RATE / lag

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edge import pitch
 from edge.audio import SAMPLE_RATE, frame_count
 from edge.pitch import (
     N_PITCH_FEATURES,
@@ -98,3 +99,41 @@ def test_pitch_features_are_log_levels_relative_to_the_boundary():
     assert features[0] == pytest.approx(np.log2(240 / 160), abs=0.05)
     assert features[-1] == 1.0
     assert not pitch_statistics(track_pitch(np.zeros(8000, np.float32))).any()
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1.28, 9.6])
+def test_the_track_in_blocks_is_the_same_numbers_as_all_frames_at_once(monkeypatch, seconds):
+    """Frames are correlated ``BLOCK_FRAMES`` at a time (no megabyte buffers to fault in):
+    every frame's F0, voicing and correlation are exactly what one call over all frames gives."""
+    x = add_noise(synthetic_voice(130.0, seconds=10.0), snr_db=15.0)[: int(seconds * SAMPLE_RATE)]
+    x[: x.size // 3] *= 0.01  # a quiet stretch: the loudness gate sees every block
+    assert frame_count(x.size) > pitch.BLOCK_FRAMES or seconds < 1  # one block, or several
+    blocked = track_pitch(x)
+    monkeypatch.setattr(pitch, "BLOCK_FRAMES", 10**9)
+    whole = track_pitch(x)
+    for a, b in zip(
+        (blocked.f0_hz, blocked.voiced, blocked.nccf),
+        (whole.f0_hz, whole.voiced, whole.nccf),
+        strict=True,
+    ):
+        assert np.array_equal(a, b)
+    assert blocked.voiced.any()
+
+
+def test_the_band_pass_gain_is_kept_read_only():
+    gain = pitch._band_gain(1 << 15)
+    assert gain is pitch._band_gain(1 << 15) and not gain.flags.writeable
+
+
+def test_the_correlation_is_linear_with_the_shorter_fft():
+    """The FFT of one frame's length holds every lag's correlation without wrap-around:
+    the same as the sums written out."""
+    x = pitch._band_pass(add_noise(synthetic_voice(100.0, seconds=1.0), snr_db=10.0))
+    frames = pitch._frames(x, frame_count(SAMPLE_RATE))[40:60]
+    head = frames[:, : pitch.WINDOW_SAMPLES]
+    direct = np.empty((frames.shape[0], pitch.MAX_LAG + 1))
+    for lag in range(pitch.MAX_LAG + 1):
+        lagged = frames[:, lag : lag + pitch.WINDOW_SAMPLES]
+        energy = (head**2).sum(axis=1) * (lagged**2).sum(axis=1)
+        direct[:, lag] = (head * lagged).sum(axis=1) / np.sqrt(energy + 1e-12)
+    assert np.abs(pitch._nccf(frames) - direct).max() < 1e-9
