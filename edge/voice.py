@@ -66,28 +66,46 @@ class VoiceResult:
 
 
 def _decide(
-    labels: tuple[str, ...], probs: np.ndarray, threshold: float, f0_hz: float
-) -> VoiceResult:
-    """The best label, or ``unknown`` when its probability is below ``threshold``."""
+    labels: tuple[str, ...], probs: np.ndarray, threshold: float, f0_hz: float,
+    weighed: np.ndarray | None = None,
+) -> VoiceResult:  # fmt: skip
+    """The best label, or ``unknown`` when its probability is below ``threshold``.
+    ``weighed``: the probabilities the answer is chosen on when they differ from the
+    model's (a label's prior changed, :func:`weigh_child`); ``scores`` stay the model's."""
     scores = {label: float(p) for label, p in zip(labels, probs, strict=True)}
-    best = int(np.argmax(probs))
-    voice = labels[best] if probs[best] >= threshold else UNKNOWN
-    return VoiceResult(voice, float(probs[best]), scores, f0_hz)
+    chosen = probs if weighed is None else weighed
+    best = int(np.argmax(chosen))
+    voice = labels[best] if chosen[best] >= threshold else UNKNOWN
+    return VoiceResult(voice, float(chosen[best]), scores, f0_hz)
+
+
+def weigh_child(labels: tuple[str, ...], probs: np.ndarray, child_ratio: float) -> np.ndarray:
+    """``probs`` (..., n_labels) with ``child`` divided by ``child_ratio`` and renormalised:
+    ``child`` then wins only where the model gave it at least ``child_ratio`` times the
+    probability of every other label (a prior shift; the order of the other labels stays)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if child_ratio == 1.0 or CHILD not in labels:
+        return probs
+    weights = np.ones(len(labels))
+    weights[labels.index(CHILD)] = 1.0 / child_ratio
+    weighed = probs * weights
+    return weighed / weighed.sum(axis=-1, keepdims=True)
 
 
 def _decide_other(
     labels: tuple[str, ...], probs: np.ndarray, threshold: float, other_threshold: float,
-    f0_hz: float, loudspeaker: float = 0.0,
+    f0_hz: float, loudspeaker: float = 0.0, weighed: np.ndarray | None = None,
 ) -> VoiceResult:  # fmt: skip
     """``other`` as soon as its probability reaches ``other_threshold`` (below the plain
     confidence threshold: a TV credited to a parent costs more than a parent's utterance
     called ``other``) or the loudspeaker detector said so (``loudspeaker``: its probability,
-    0 when it did not); else :func:`_decide`."""
+    0 when it did not); else :func:`_decide` (on ``weighed`` when given). The ``other``
+    test reads the model's own probability: the thresholds were chosen on it."""
     p_other = float(probs[labels.index(OTHER)])
     if p_other >= other_threshold or loudspeaker:
         scores = {label: float(p) for label, p in zip(labels, probs, strict=True)}
         return VoiceResult(OTHER, max(p_other, loudspeaker), scores, f0_hz)
-    return _decide(labels, probs, threshold, f0_hz)
+    return _decide(labels, probs, threshold, f0_hz, weighed)
 
 
 def _refuse(labels: tuple[str, ...], f0_hz: float = 0.0) -> VoiceResult:
@@ -240,6 +258,11 @@ class EmbeddingVoiceTagger:
     answer. The thresholds are chosen on dev household scenes by
     ``talkratio-train tv-rule`` (:mod:`training.tv_rule`); a model without them decides
     by the best label alone.
+
+    ``child_ratio`` (``talkratio.child_ratio``, default 1: off): ``child`` is the answer
+    only where its probability is at least this many times every other label's
+    (:func:`weigh_child`); chosen on dev data by ``talkratio-train child-rule``
+    (:mod:`training.child_rule`).
     """
 
     def __init__(
@@ -259,6 +282,7 @@ class EmbeddingVoiceTagger:
         other = self.info.json_field("other_threshold")  # older models: the best label decides
         self.other_threshold = None if other is None or OTHER not in self.labels else float(other)
         self.other_threshold_typed = float(self.info.json_field("other_threshold_typed", 1.0))
+        self.child_ratio = float(self.info.json_field("child_ratio", 1.0))
         detector = self.info.json_field("loudspeaker")
         self.detector = None if detector is None else LoudspeakerDetector.from_dict(detector)
         inputs = self.session.get_inputs()
@@ -324,7 +348,7 @@ class EmbeddingVoiceTagger:
     def voice_of_embedding(self, vector: np.ndarray) -> str:
         """The likeliest kind of voice of a speaker vector alone (no refusal, no threshold:
         the voice-change stage compares the two sides of a pause it found in speech)."""
-        return self.labels[int(np.argmax(self._probs_of(vector)))]
+        return self.labels[int(np.argmax(self.weighed(self._probs_of(vector))))]
 
     def loudspeaker(self, samples: np.ndarray, probs: np.ndarray | None) -> float | None:
         """The loudspeaker detector's probability (None without a detector or a judgement)."""
@@ -340,11 +364,17 @@ class EmbeddingVoiceTagger:
         model's rules."""
         if probs is None:
             return _refuse(self.labels, f0_hz)
+        weighed = self.weighed(probs)
         if self.other_threshold is None:
-            return _decide(self.labels, probs, self.threshold, f0_hz)
+            return _decide(self.labels, probs, self.threshold, f0_hz, weighed)
         heard = self.detector is not None and (loudspeaker or 0.0) >= self.detector.threshold
         return _decide_other(self.labels, probs, self.threshold, self.other_threshold, f0_hz,
-                             loudspeaker if heard else 0.0)  # fmt: skip
+                             loudspeaker if heard else 0.0, weighed)  # fmt: skip
+
+    def weighed(self, probs: np.ndarray) -> np.ndarray:
+        """The probabilities (..., n_labels) the best label is chosen on: the model's, with
+        ``child`` weighed down by :attr:`child_ratio`."""
+        return weigh_child(self.labels, probs, self.child_ratio)
 
 
 def typed_other_max(tagger) -> float:

@@ -24,6 +24,7 @@ COMMANDS = {
     "voice-data": "training.voice.home",
     "voice-probe": "training.voice.probe",
     "tv-rule": "training.tv_rule",
+    "child-rule": "training.child_rule",
     "loudspeaker": "training.loudspeaker",
 }
 
