@@ -65,7 +65,7 @@ def test_the_tagger_decides_with_the_ratio_but_reports_the_models_scores(tagger)
 def test_the_ratio_comes_from_the_model_file(tagger, tmp_path):
     path = tmp_path / "voice.onnx"
     shutil.copy(tagger.info.path, path)
-    assert EmbeddingVoiceTagger(path).child_ratio == 1.0  # the bundled model: no rule
+    assert EmbeddingVoiceTagger(path).child_ratio == 1.25  # the bundled model: chosen on dev
     write_metadata(path, {"child_ratio": "3.00"})
     changed = EmbeddingVoiceTagger(path)
     assert changed.child_ratio == 3.0
