@@ -9,22 +9,13 @@ import shutil
 import numpy as np
 import pytest
 
-from edge.voice import EmbeddingVoiceTagger, load_voice_tagger, weigh_child
+from edge.voice import EmbeddingVoiceTagger, weigh_child
 from export.onnx_utils import write_metadata
+from tests import test_tv_rule
 from training import child_rule
 
-LABELS = ("female", "male", "child", "other")
-
-
-@pytest.fixture(scope="module")
-def tagger():
-    tagger = load_voice_tagger()
-    assert isinstance(tagger, EmbeddingVoiceTagger)
-    return tagger
-
-
-def probs(female=0.0, male=0.0, child=0.0, other=0.0) -> np.ndarray:
-    return np.array([female, male, child, other], np.float32)
+LABELS, probs = test_tv_rule.LABELS, test_tv_rule.probs
+tagger = test_tv_rule.tagger  # the bundled embedding tagger, a module-scoped fixture
 
 
 def test_child_wins_only_at_the_ratio_and_the_other_labels_keep_their_order():

@@ -116,20 +116,13 @@ def scene_figures(rows, prints, tagger, speaker_info, ratio: float) -> dict:
 
     tagger = copy.copy(tagger)
     tagger.child_ratio = ratio
-    voices = []
-    for row in rows:
-        loudspeaker = None
-        if tagger.detector is not None and row.probs is not None and row.channel is not None:
-            p_other = float(row.probs[tagger.labels.index("other")])
-            loudspeaker = tagger.detector.probability(row.channel, p_other)
-        voices.append(tagger.decide(row.probs, row.f0_hz, loudspeaker).voice)
-    child = np.mean([v == "child" for r, v in zip(rows, voices, strict=True) if r.role == "child"])
-    mother = np.mean(
-        [v == "female" for r, v in zip(rows, voices, strict=True) if r.role == "mother"]
-    )
     rule = tv_rule.Rule(tagger.other_threshold, tagger.other_threshold_typed,
                         tagger.detector.threshold if tagger.detector else 1.0)  # fmt: skip
     got = tv_rule.credits(rows, prints, tagger, speaker_info, rule)
+    child = np.mean([c.voice == "child" for r, c in zip(rows, got, strict=True) if r.role == "child"])
+    mother = np.mean(
+        [c.voice == "female" for r, c in zip(rows, got, strict=True) if r.role == "mother"]
+    )
     plain, enrolled = (tv_rule.figures(rows, got, f) for f in ("plain", "enrolled"))
     return {
         "child_vs_mother_ba": round(float((child + mother) / 2), 4),

@@ -116,10 +116,12 @@ def _model_probs(tagger, vector: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Credit:
-    """Who got one dev utterance under a rule: without and with the household enrolled."""
+    """Who got one dev utterance under a rule: without and with the household enrolled, and
+    the voice type it was given."""
 
     plain: str | None
     enrolled: str | None
+    voice: str = ""
 
 
 def credits(rows: list[Row], prints: list[list], tagger, speaker_info, rule: Rule) -> list[Credit]:
@@ -142,7 +144,7 @@ def credits(rows: list[Row], prints: list[list], tagger, speaker_info, rule: Rul
         other = result.scores.get("other", 0.0)
         plain, _ = speaker_of(result.voice, None, None)
         enrolled, _ = speaker_of(result.voice, households[row.scene], row.embedding, other)
-        out.append(Credit(plain, enrolled))
+        out.append(Credit(plain, enrolled, result.voice))
     return out
 
 

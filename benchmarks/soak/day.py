@@ -13,7 +13,7 @@ models keep meeting new lengths. RSS and CPU time are sampled every simulated
 hour; the RSS slope is fitted over hours 1..N (the first hour warms caches up).
 
     python -m benchmarks.soak.day --hours 24 --out benchmarks/results/soak/day.json
-    python -m benchmarks.soak.day --hours 8 --models bundled --out benchmarks/results/soak/day_models.json
+    python -m benchmarks.soak.day --hours 12 --models bundled --out benchmarks/results/soak/day_models.json
 """
 
 from __future__ import annotations
