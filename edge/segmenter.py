@@ -69,6 +69,9 @@ EDGE_REACH_FRAMES = 2
 # (benchmarks/results/cpu_profile.md); a second ahead wastes at most a second of judging
 # each time the model goes to sleep (it only sleeps after GATE_HOLD_S of webrtcvad silence)
 LOOKAHEAD_FRAMES = 32
+# a live stream's frames wait, while nothing can end, until this many can be judged in one model
+# call: 4 frames of 32 ms (the default endpoint is 5 frames of sure silence)
+HOLD_FRAMES = 4
 
 
 def _piece_db(frames: list) -> np.ndarray:
@@ -239,6 +242,11 @@ class Segmenter:
         self._gate_left = 0  # frames the neural VAD keeps running without webrtcvad's say-so
         self._model_awake = False
         self._slept: deque[_Frame] = deque(maxlen=round(WARM_UP_S / self.frame_s))
+        self._held: list[tuple[np.ndarray, np.ndarray, list[bool]]] = []  # gated, not yet judged
+        self._held_frames = 0
+        # an utterance ends on endpoint_ms of sure silence or hangover_ms of non-speech: hold
+        # fewer frames than either, so the frame that ends it is never held
+        self._hold_limit = min(HOLD_FRAMES, self.frames(options.endpoint_ms), self.frames(options.hangover_ms))
         self._block_views = np.zeros((0, self._frame_samples), np.float32)  # the block at hand
         self._block_next = 0  # row of ``_block_views`` of the frame after the one being judged
         self._ahead = np.zeros(0, np.float32)  # probabilities judged ahead, from ``_ahead_index``
@@ -276,28 +284,57 @@ class Segmenter:
         return self._segment(speech[:cut], first, cut)
 
     def feed(self, block: np.ndarray, vad_view: np.ndarray | None = None) -> Iterator[Segment]:
-        """Add 16 kHz samples; ``vad_view`` (same length) is what the VADs judge, if given."""
+        """Add 16 kHz samples; ``vad_view`` (same length) is what the VADs judge, if given.
+
+        While the neural VAD is awake, up to ``HOLD_FRAMES`` frames wait to be judged in one
+        model call (a microphone's 32 ms blocks would otherwise cost a call each): between
+        utterances, and inside one while its last judged frame is speech. Once a frame is
+        judged not speech, every frame is judged on arrival until speech resumes, and no
+        utterance ends on fewer than ``HOLD_FRAMES`` frames of silence, so an utterance's end
+        is found in the same block as without holding. The segments are the same whatever
+        the blocks; only a cut at a change of voice can come up to 3 frames later.
+        """
         self._pending = np.concatenate([self._pending, np.asarray(block, np.float32)])
         view = block if vad_view is None else vad_view
         self._pending_vad = np.concatenate([self._pending_vad, np.asarray(view, np.float32)])
         n = self._frame_samples
         usable = self._pending.size - self._pending.size % n
+        if not usable:
+            return
         frames = self._pending[:usable].reshape(-1, n)
         views = self._pending_vad[:usable].reshape(-1, n)
         self._pending, self._pending_vad = self._pending[usable:], self._pending_vad[usable:]
-        self._block_views = views
+        # webrtcvad adapts to what it hears, so every frame is gated once, in order, on arrival
         gate_pcm = (np.clip(views[:, : self._gate_samples], -1.0, 1.0) * PCM16_SCALE).astype("<i2")
+        gates = [self._webrtc.is_speech(row.tobytes(), SAMPLE_RATE) for row in gate_pcm]
+        self._held.append((frames, views, gates))
+        self._held_frames += len(gates)
+        if self._model_awake and self._held_frames < self._hold_limit and (
+            not self._speech or self._speech[-1].speech(self.options)
+        ):
+            return
+        yield from self._release()
+
+    def _release(self) -> Iterator[Segment]:
+        """Judge and walk through every held frame, in order."""
+        if not self._held:
+            return
+        held, self._held, self._held_frames = self._held, [], 0
+        frames = np.concatenate([h[0] for h in held])
+        self._block_views = np.concatenate([h[1] for h in held])
+        gates = [g for h in held for g in h[2]]
         energies = np.mean(frames**2, axis=1)
-        for row, (samples, view) in enumerate(zip(frames, views, strict=True)):
+        for row, samples in enumerate(frames):
             self._block_next = row + 1
-            frame = _Frame(self._next_index, samples, view, gate=False, energy=float(energies[row]))
-            frame.gate = self._webrtc.is_speech(gate_pcm[row].tobytes(), SAMPLE_RATE)
+            frame = _Frame(self._next_index, samples, self._block_views[row], gate=gates[row],
+                           energy=float(energies[row]))
             segment = self._on_frame(frame)
             if segment is not None:
                 yield segment
 
     def flush(self) -> Iterator[Segment]:
         """End of stream: finish the utterance in flight (the unfinished last frame is dropped)."""
+        yield from self._release()
         if self._speech:
             segment = self._finish()
             if segment is not None:

@@ -25,7 +25,8 @@ from edge.errors import UserError
 log = logging.getLogger(__name__)
 
 # 32 ms reads: one window of the neural VAD, which decides per window; with 100 ms reads a
-# finished utterance waited up to 68 ms more for the rest of its block (benchmarks/vad.py)
+# finished utterance waited up to 68 ms more for the rest of its block (benchmarks/vad.py).
+# The segmenter still judges several of them per model call where no utterance can end.
 LIVE_BLOCK_SECONDS = 0.032
 CALLBACK_QUEUE_S = 10.0  # audio buffered between PortAudio and the reader
 CALLBACK_QUEUE_BLOCKS = round(CALLBACK_QUEUE_S / LIVE_BLOCK_SECONDS)
@@ -40,15 +41,26 @@ class MicrophoneError(UserError, RuntimeError):
 # --------------------------------------------------------------------------- files
 
 
+FILE_READ_SECONDS = 1.0  # a file is read a second at a time, whatever size its blocks are
+
+
 def file_source(path: str | Path, block_seconds: float = 1.0) -> Iterator[np.ndarray]:
-    """A WAV/FLAC/OGG file of any rate and channel count, as 16 kHz mono blocks."""
-    for block in iter_audio_blocks(path, block_seconds):
-        yield from _rechunk(block, int(block_seconds * SAMPLE_RATE))
+    """A WAV/FLAC/OGG file of any rate and channel count, as 16 kHz mono blocks.
 
-
-def _rechunk(block: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    for i in range(0, block.size, max(1, size)):
-        yield block[i : i + size]
+    Every block but the last has exactly ``block_seconds`` of samples, as a sound card's
+    would; the file itself is read in reads of at least a second, so a stream of 32 ms
+    blocks does not pay a file read per block (a microphone's blocks come from a queue).
+    """
+    size = max(1, int(block_seconds * SAMPLE_RATE))
+    held = np.zeros(0, np.float32)
+    for read in iter_audio_blocks(path, max(block_seconds, FILE_READ_SECONDS)):
+        held = np.concatenate([held, read]) if held.size else read
+        whole = held.size - held.size % size
+        for i in range(0, whole, size):
+            yield held[i : i + size]
+        held = held[whole:]
+    if held.size:
+        yield held
 
 
 def realtime_file_source(

@@ -304,3 +304,26 @@ def test_the_household_sample_segments_alike_judged_ahead_or_frame_by_frame():
     ahead = [(s.start, s.end, s.samples.size) for s in segment_stream(blocks_of(audio, 160_000))]
     one_by_one = [(s.start, s.end, s.samples.size) for s in segment_stream(blocks_of(audio, 512))]
     assert len(ahead) > 10 and ahead == one_by_one
+
+
+def test_live_blocks_share_model_calls_without_delaying_an_utterance(clips, monkeypatch):
+    """32 ms blocks, as from a microphone: the awake model judges several frames per call
+    while nothing can end, yet each utterance is handed out in the very block it is when
+    every frame is judged on arrival."""
+    import edge.segmenter as segmenter_module
+
+    audio, _ = layout(1.0, clips["long_f"], 0.8, clips["m"], 0.3, clips["short"], 1.5)
+    audio = with_noise(audio, rms=0.02, seed=1)  # webrtcvad hears speech in the noise too
+
+    def live(hold):
+        monkeypatch.setattr(segmenter_module, "HOLD_FRAMES", hold)
+        segmenter = Segmenter()
+        calls = _spy_on_the_model(segmenter)
+        out = [(i, s.start, s.end) for i, block in enumerate(blocks_of(audio, 512))
+               for s in segmenter.feed(block)]
+        return out, calls
+
+    held, held_calls = live(segmenter_module.HOLD_FRAMES)
+    each, each_calls = live(1)
+    assert len(each) >= 2 and held == each
+    assert len(held_calls) < 0.6 * len(each_calls)
