@@ -69,7 +69,8 @@ def _rtf_target(results: dict) -> Target:
 
 def _live_rtf_target(results: dict) -> Target:
     """The device's own path: ``talkratio live`` reads the microphone in 32 ms blocks, and
-    the VAD then runs once per block, not once per second as on files."""
+    the VAD then judges a few windows per call (one where an utterance could end), not a
+    second's as on files."""
     name, goal = "live capture RTF, 1 thread (CPU time, whole process)", f"<= {RTF_TARGET}"
     live = results.get("live", {})
     rtf = live.get("cpu_s_per_audio_s")
