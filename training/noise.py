@@ -390,6 +390,9 @@ class AugmentOptions:
     reverb_prob: float = 0.3
     rt60_s: tuple[float, float] = (0.2, 0.7)
     gain_db: tuple[float, float] = (-6.0, 6.0)  # overall level change
+    # share of the noisy utterances given a fresh procedural noise of random kind
+    # (training.noise_random) instead of a crop of the bank: noise in general, never a clip twice
+    random_noise_prob: float = 0.0
 
 
 def augment(
@@ -400,13 +403,21 @@ def augment(
 ) -> np.ndarray:
     """Reverb, then noise at a random SNR (from ``bank`` or generated), then gain.
 
+    With ``options.random_noise_prob`` that share of the noise is procedural noise
+    of a random kind (:func:`training.noise_random.random_noise`), made fresh.
+
     Output is float32 ``(n,)``, clipped to [-1, 1].
     """
     x = np.asarray(speech, dtype=np.float32)
     if rng.random() < options.reverb_prob:
         x = reverberate(x, rng, options.rt60_s)
     if rng.random() < options.noise_prob:
-        noise = bank.sample(x.size, rng) if bank else home_noise(x.size, rng)
+        if options.random_noise_prob and rng.random() < options.random_noise_prob:
+            from training.noise_random import random_noise  # it imports this module
+
+            noise = random_noise(x.size, rng)
+        else:
+            noise = bank.sample(x.size, rng) if bank else home_noise(x.size, rng)
         x = mix_at_snr(x, noise, float(rng.uniform(*options.snr_db)))
     x = apply_gain(x, float(rng.uniform(*options.gain_db)))
     return np.clip(x, -1.0, 1.0)
