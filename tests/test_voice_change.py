@@ -173,8 +173,9 @@ def child_reply_scene(mother_variant: str, child_variant: str, said: str, tmp_pa
 def test_a_childs_quick_reply_after_the_mother_gets_the_childs_seconds(
     mother_variant, child_variant, said, tmp_path
 ):
-    """The whole pipeline (what ``talkratio analyze`` runs): without the typed tier the reply
-    stays in the mother's utterance and its seconds are hers."""
+    """The whole pipeline (what ``talkratio analyze`` runs): the reply is cut off the mother's
+    sentence and each part gets its own voice, so the child's seconds are not hers (without
+    the typed tier the reply stayed in the mother's utterance)."""
     pytest.importorskip("pyworld")
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
@@ -183,7 +184,11 @@ def test_a_childs_quick_reply_after_the_mother_gets_the_childs_seconds(
 
     path, mother_s, child_s = child_reply_scene(mother_variant, child_variant, said, tmp_path)
     options = PipelineOptions(transcribe=False)
-    seconds = analyze_file(path, load_recognizers(transcribe=False), options).summary.seconds
+    analysis = analyze_file(path, load_recognizers(transcribe=False), options)
+    mother, child = analysis.utterances  # one VAD segment, cut in two
+    assert (mother.voice, child.voice) == ("female", "child")
+    assert mother.end <= child.start
+    seconds = analysis.summary.seconds
     assert seconds["child"] >= 0.7 * child_s, seconds
     assert seconds["mother"] <= mother_s + 0.3, seconds
 
