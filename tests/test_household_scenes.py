@@ -34,3 +34,25 @@ def test_a_kokoro_cast_is_the_same_for_the_same_scene_and_differs_between_scenes
 def test_espeak_scenes_keep_their_variant_names():
     cast = hs.cast(0, np.random.default_rng([11, 0]), "test")
     assert all(isinstance(voice["variant"], str) for voice in cast.values())
+
+
+def test_a_fast_voice_is_enrolled_from_more_sentences_and_a_slow_one_as_before(tmp_path, monkeypatch):
+    """Twelve quick sentences hold under the 20 s of speech an enrolment needs: more are
+    added until the household's VAD hears enough; a voice that has it gets the 12 alone."""
+    from edge.household import MIN_ENROL_SPEECH_S
+    from edge.segmenter import segment_stream
+    from tests.conftest import speak
+
+    quick = speak("네 좋아요", "ko+f3", tmp_path)  # about a second of speech per sentence
+    slow = speak("오늘 저녁에는 할머니 댁에 가서 맛있는 밥을 먹고 천천히 집에 돌아올 거예요", "ko+f3", tmp_path)
+    voice = {"variant": "ko+f3", "f0": None, "formant": 1.0}
+    lengths = {}
+    for name, clip in (("quick", quick), ("slow", slow)):
+        monkeypatch.setattr(hs, "speak", lambda variant, text, change, clip=clip: clip)
+        monkeypatch.setattr(hs, "VoiceChange", lambda **k: None)
+        audio = hs.enrolment_audio(voice, np.random.default_rng(0), "dev")
+        heard = sum(s.duration for s in segment_stream([audio]))
+        lengths[name] = audio.size / (clip.size + hs.SAMPLE_RATE // 2)
+        assert heard >= MIN_ENROL_SPEECH_S, name
+    assert lengths["quick"] > hs.ENROL_SENTENCES + 1
+    assert lengths["slow"] == hs.ENROL_SENTENCES

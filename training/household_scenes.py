@@ -178,12 +178,36 @@ def make_scene(index: int, options: SceneOptions) -> tuple[list[Utterance], dict
 
 
 def enrolment_audio(voice: dict, rng: np.random.Generator, split: str = "test") -> np.ndarray:
-    """About 30 s of one parent alone in their everyday voice (sentences the scene may not use)."""
+    """About 30 s of one parent alone in their everyday voice (sentences the scene may not use).
+
+    A fast voice (Kokoro speaks 12 sentences in under 20 s of speech) gets one more sentence
+    at a time until the household's own VAD hears the speech an enrolment needs; a voice that
+    has it after 12 sentences gets exactly what it got before.
+    """
+    from edge.household import MIN_ENROL_SPEECH_S
+    from edge.segmenter import segment_stream
+
     pool = home.split_sentences(split, short=False)
     picks = rng.choice(len(pool), ENROL_SENTENCES, replace=False)
     change = VoiceChange(f0_median_hz=voice["f0"], formant_scale=voice["formant"])
     pause = np.zeros(SAMPLE_RATE // 2, np.float32)
-    parts = [np.concatenate([speak(voice["variant"], pool[i], change), pause]) for i in picks]
+
+    def sentence(i: int) -> np.ndarray:
+        return np.concatenate([speak(voice["variant"], pool[i], change), pause])
+
+    def heard() -> float:
+        return sum(s.duration for s in segment_stream([np.concatenate(parts)]))
+
+    parts = [sentence(i) for i in picks]
+    # more sentences in the pool's order (the scene's random draws stay as they were), and
+    # one beyond the minimum: the noise added below can cost the VAD a little speech
+    drawn = set(picks.tolist())
+    more = (i for i in range(len(pool)) if i not in drawn)
+    short = heard() < MIN_ENROL_SPEECH_S
+    while heard() < MIN_ENROL_SPEECH_S:
+        parts.append(sentence(next(more)))
+    if short:
+        parts.append(sentence(next(more)))
     x = np.concatenate(parts)
     return home_noise.mix_at_snr(x, home.fresh_noise(x.size, rng), 25.0).astype(np.float32)
 
