@@ -6,6 +6,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
+import typer
 
 from training.ds2 import evaluate as ev
 from training.ds2.data import Entry
@@ -40,3 +42,11 @@ def test_every_kind_scores_each_noise_kind_alone_and_reports_their_mean(monkeypa
     banks_seen.clear()
     plain = ev.evaluate(scorer, entries, [10.0], bank)
     assert "by_kind" not in plain["snr_10"] and banks_seen == [{"quiet"}, {"hum", "water"}]
+
+
+def test_every_kind_without_a_noise_bank_is_refused(tmp_path, capsys):
+    """Generated noise has no kinds: the option would silently score one draw instead."""
+    with pytest.raises(typer.Exit) as exit_info:
+        ev.cli(tmp_path / "model.onnx", tmp_path / "test.jsonl", snr=[10.0], every_kind=True)
+    assert exit_info.value.exit_code == 2
+    assert "--noise" in capsys.readouterr().err

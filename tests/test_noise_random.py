@@ -31,6 +31,11 @@ def centroid_hz(x: np.ndarray) -> float:
     return float((power * freqs).sum() / power.sum())
 
 
+def draws(kind: str | None, count: int) -> list[np.ndarray]:
+    """``count`` noises of ``kind``, one per seed 0, 1, ..."""
+    return [noise_random.random_noise(N, np.random.default_rng(s), kind) for s in range(count)]
+
+
 def frame_rms_spread(x: np.ndarray, frame: int = 320) -> float:
     """Coefficient of variation of 20 ms frame RMS: 0 for a steady noise."""
     rms = np.sqrt(np.mean(x[: x.size // frame * frame].reshape(-1, frame) ** 2, axis=1))
@@ -55,14 +60,9 @@ def test_the_same_seed_gives_the_same_noise_and_another_seed_another(kind):
 
 
 def test_spectral_shapes_vary_widely_between_draws():
-    shapes = [
-        spectrum_db(noise_random.random_noise(N, np.random.default_rng(s), "coloured"))
-        for s in range(30)
-    ]
-    centroids = [
-        centroid_hz(noise_random.random_noise(N, np.random.default_rng(s), "coloured"))
-        for s in range(30)
-    ]
+    noises = draws("coloured", 30)
+    shapes = [spectrum_db(x) for x in noises]
+    centroids = [centroid_hz(x) for x in noises]
     # dark rumble to bright hiss: centroids spread over more than a factor of 5
     assert max(centroids) / min(centroids) > 5
     assert min(centroids) < 600 and max(centroids) > 2500
@@ -83,26 +83,15 @@ def test_the_random_envelope_makes_notches_and_edges_at_random_places():
 
 
 def test_modulated_noise_is_unsteady_and_coloured_noise_is_steady():
-    steady = [
-        frame_rms_spread(noise_random.random_noise(N, np.random.default_rng(s), "coloured"))
-        for s in range(10)
-    ]
-    moving = [
-        frame_rms_spread(noise_random.random_noise(N, np.random.default_rng(s), "modulated"))
-        for s in range(10)
-    ]
+    steady = [frame_rms_spread(x) for x in draws("coloured", 10)]
+    moving = [frame_rms_spread(x) for x in draws("modulated", 10)]
     assert np.median(steady) < 0.15
     assert np.median(moving) > 0.5
 
 
 def test_transients_and_grains_come_in_events():
     for kind in ("transients", "grains"):
-        crest = [
-            np.abs(x).max() / np.sqrt(np.mean(x**2))
-            for x in (
-                noise_random.random_noise(N, np.random.default_rng(s), kind) for s in range(10)
-            )
-        ]
+        crest = [np.abs(x).max() / np.sqrt(np.mean(x**2)) for x in draws(kind, 10)]
         assert np.median(crest) > 6, kind  # Gaussian noise of this length stays near 4-5
 
 
@@ -112,13 +101,8 @@ def test_tonal_noise_is_peaky():
         power = np.abs(np.fft.rfft(x)) ** 2
         return float((power / (median_filter(power, 201) + 1e-20)).max())
 
-    tones = [
-        peakiness(noise_random.random_noise(N, np.random.default_rng(s), "tonal")) for s in range(8)
-    ]
-    hiss = [
-        peakiness(noise_random.random_noise(N, np.random.default_rng(s), "coloured"))
-        for s in range(8)
-    ]
+    tones = [peakiness(x) for x in draws("tonal", 8)]
+    hiss = [peakiness(x) for x in draws("coloured", 8)]
     assert np.median(tones) > 20 * np.median(hiss)
 
 

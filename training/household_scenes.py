@@ -203,10 +203,10 @@ def enrolment_audio(voice: dict, rng: np.random.Generator, split: str = "test") 
     # one beyond the minimum: the noise added below can cost the VAD a little speech
     drawn = set(picks.tolist())
     more = (i for i in range(len(pool)) if i not in drawn)
-    short = heard() < MIN_ENROL_SPEECH_S
-    while heard() < MIN_ENROL_SPEECH_S:
+    if heard() < MIN_ENROL_SPEECH_S:  # the usual case has enough: one VAD pass, nothing added
         parts.append(sentence(next(more)))
-    if short:
+        while heard() < MIN_ENROL_SPEECH_S:
+            parts.append(sentence(next(more)))
         parts.append(sentence(next(more)))
     x = np.concatenate(parts)
     return home_noise.mix_at_snr(x, home.fresh_noise(x.size, rng), 25.0).astype(np.float32)

@@ -37,7 +37,8 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from edge.audio import SAMPLE_RATE
-from training.noise import EPS_POWER, NYQUIST_HZ, power
+from training.noise import NYQUIST_HZ, power, shaped_noise
+from training.noise import _unit_rms as _unit
 
 KINDS = ("coloured", "modulated", "grains", "transients", "tonal", "sweep")
 MIX_KIND = "mixed"
@@ -50,10 +51,6 @@ ENVELOPE_DB = 12.0  # their spread (standard deviation, dB)
 TILT_DB_PER_OCTAVE = (-6.0, 4.0)
 MAX_BUMPS = 4  # peaks or notches per envelope
 BUMP_DB = (-30.0, 18.0)  # a notch (negative) or a resonance (positive)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.sqrt(max(power(x), EPS_POWER))).astype(np.float32)
 
 
 def random_envelope(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
@@ -89,16 +86,13 @@ def random_envelope(rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarr
 
 def coloured(n_samples: int, rng: np.random.Generator) -> np.ndarray:
     """Gaussian noise under a random spectral envelope, unit RMS."""
-    spectrum = np.fft.rfft(rng.standard_normal(n_samples))
-    freqs = np.fft.rfftfreq(n_samples, d=1.0 / SAMPLE_RATE)
-    return _unit(np.fft.irfft(spectrum * random_envelope(rng)(freqs), n=n_samples))
+    # the envelope is drawn after the noise (inside the call), as the recipe's files were made
+    return shaped_noise(n_samples, rng, lambda freqs: random_envelope(rng)(freqs))
 
 
 def _lowpass_noise(n_samples: int, rng: np.random.Generator, cutoff_hz: float) -> np.ndarray:
     """Unit-RMS Gaussian noise with nothing above about ``cutoff_hz`` (a random control signal)."""
-    spectrum = np.fft.rfft(rng.standard_normal(n_samples))
-    freqs = np.fft.rfftfreq(n_samples, d=1.0 / SAMPLE_RATE)
-    return _unit(np.fft.irfft(spectrum / (1.0 + (freqs / cutoff_hz) ** 4), n=n_samples))
+    return shaped_noise(n_samples, rng, lambda freqs: 1.0 / (1.0 + (freqs / cutoff_hz) ** 4))
 
 
 def amplitude_envelope(n_samples: int, rng: np.random.Generator) -> np.ndarray:

@@ -235,6 +235,8 @@ def cli(
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
+        if every_kind and noise is None:
+            raise ValueError("--every-kind scores the kinds of a noise bank: give it --noise")
         for path in (model, manifest) + ((noise,) if noise else ()):
             if not path.exists():
                 raise FileNotFoundError(f"{path} does not exist")
