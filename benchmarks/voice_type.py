@@ -82,6 +82,7 @@ class Options:
     pipeline: bool = False  # also the whole pipeline on each scene laid into one recording
     voice_change: VoiceChangeOptions = VoiceChangeOptions()  # of the pipeline
     engine: str = "espeak"  # the scenes' voices: espeak-ng, or Kokoro-82M (recorded people)
+    child_min: float | None = None  # the cohort's child_min instead of the bundled one (inf: off)
 
 
 # --------------------------------------------------------------------------- judging
@@ -118,7 +119,10 @@ def judge_scene(index: int, options: Options, tagger, encoder) -> tuple[list[Jud
         enrol(role, [enrolment_audio(voices[role], rng, options.split)], encoder)
         for role in ("mother", "father")
     ]
-    household = Household(prints, encoder.info, typed_other_max(tagger), load_cohort(encoder.info))
+    cohort = load_cohort(encoder.info)
+    if cohort is not None and options.child_min is not None:
+        cohort = replace(cohort, child_min=options.child_min)
+    household = Household(prints, encoder.info, typed_other_max(tagger), cohort)
     judged = [
         judge(u, x, tagger, encoder, household)
         for u, x in zip(utterances, mix(utterances, snr, tv_db, rng), strict=True)
@@ -268,6 +272,16 @@ def switch_rule_off(tagger) -> None:
     tagger.other_threshold, tagger.detector, tagger.other_threshold_typed = None, None, 1.0
 
 
+def child_min_of(encoder, options: Options) -> str:
+    """The household's ``child_min`` the scenes were judged with (``inf``: never)."""
+    from edge.cohort import load_cohort
+
+    cohort = load_cohort(encoder.info)
+    value = options.child_min if options.child_min is not None else (
+        None if cohort is None else cohort.child_min)  # fmt: skip
+    return "none (no cohort)" if value is None else str(value)
+
+
 def rule_of(tagger) -> dict:
     """The ``other`` rule the voice model carries (None: the best label decides)."""
     from edge.voice import typed_other_max
@@ -407,7 +421,10 @@ def held_out_markdown(results: dict) -> list[str]:
         f"loudspeaker detector >= {rule['loudspeaker_threshold']}; the typed household tier "
         f"only under p(other) {rule['other_threshold_typed']} (`talkratio-train tv-rule`); "
         f"`child` only at {rule.get('child_ratio', 1.0)} times every other label's probability "
-        "(`talkratio-train child-rule`; 1: the best label).",
+        "(`talkratio-train child-rule`; 1: the best label)"
+        + ("" if "child_min" not in rule else
+           f"; with enrolment a `child` voice is the parent it matches at a t-norm score of "
+           f"{rule['child_min']} (`talkratio-train child-match`; inf: never)") + ".",  # fmt: skip
         "",
         f"The same {held['utterances']} TV utterances ({held['speech_s']} s) through loudspeaker "
         "settings no training used (`training.loudspeaker.held_out_loudspeaker`: soundbar or "
@@ -462,7 +479,7 @@ def run(options: Options) -> dict:
     judged = [judge_scene(i, options, tagger, encoder) for i in range(options.scenes)]
     results = {
         "model": f"{tagger.info.name} {tagger.info.version} ({tagger.info.sha256[:12]})",
-        "rule": rule_of(tagger),
+        "rule": {**rule_of(tagger), "child_min": child_min_of(encoder, options)},
         "options": {k: shown(v) for k, v in asdict(options).items()},
         "scenes": summarise([scene for scene, _, _ in judged]),
         "held_out_loudspeaker_tv": held_out_summary([j for _, held, _ in judged for j in held]),
@@ -503,6 +520,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child-ratio", type=float, default=None,
                         help="child needs this many times every other label's probability "
                              "(default: the model's child_ratio; 1: off)")
+    parser.add_argument("--child-min", type=float, default=None,
+                        help="t-norm score at which a child voice is still the parent it "
+                             "matches (default: the cohort's child_min; inf: never)")
     parser.add_argument("--pipeline", action="store_true",
                         help="also each scene as one recording through the whole pipeline")
     parser.add_argument("--voice-change", action="append", default=[], metavar="KEY=VALUE",
@@ -523,6 +543,7 @@ def main(argv: list[str] | None = None) -> None:
         args.pipeline,
         voice_change_options(args.voice_change),
         args.engine,
+        args.child_min,
     )
     results = {"command": "python -m benchmarks.voice_type " + " ".join(sys.argv[1:] if argv is None else argv),
                **run(options)}

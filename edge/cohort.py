@@ -12,16 +12,20 @@ the voiceprint and keeps its lead; a child's voice is as close to the cohort's
 children as to the mother, and does not stand out.
 
 The cohort, its two thresholds (strict and typed, like
-``talkratio.match_threshold`` and ``match_threshold_typed``) and its TV guard
+``talkratio.match_threshold`` and ``match_threshold_typed``), its TV guard
 (the typed tier only while the voice model's probability of ``other`` is under
-``other_max``) are made and chosen by ``python -m training.household_match`` and
-belong to one speaker model: with another model the match falls back to raw
-cosines.
+``other_max``) and ``child_min`` (the score at which an utterance the voice model
+called ``child`` is still the parent it matches: a mother talking to her child
+can sound like one, while the child's own voice does not stand out against the
+cohort's children) are made and chosen by ``python -m training.household_match``
+and belong to one speaker model: with another model the match falls back to raw
+cosines, and a ``child`` voice is nobody's.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +42,15 @@ MIN_SPREAD = 1e-6  # a cohort whose cosines are all equal would divide by zero
 @dataclass(frozen=True)
 class Cohort:
     """``vectors`` (N, D) unit speaker vectors of non-parents; thresholds on t-norm scores;
-    ``other_max``: the typed tier's ceiling on the voice model's probability of ``other``."""
+    ``other_max``: the typed tier's ceiling on the voice model's probability of ``other``;
+    ``child_min``: the score a ``child`` voice needs to be a parent (inf: never)."""
 
     vectors: np.ndarray
     speaker_sha256: str
     strict: float
     typed: float
     other_max: float = 1.0
+    child_min: float = math.inf
 
     def normalise(self, cosines: dict[str, float], embedding: np.ndarray) -> dict[str, float]:
         """Each cosine as standard deviations above ``embedding``'s cosines to the cohort."""
@@ -65,6 +71,7 @@ def load_cohort(info: ModelInfo, path: Path = BUNDLED_COHORT) -> Cohort | None:
             strict=float(data["strict"]),
             typed=float(data["typed"]),
             other_max=float(data["other_max"]) if "other_max" in data.files else 1.0,
+            child_min=float(data["child_min"]) if "child_min" in data.files else math.inf,
         )
     if cohort.speaker_sha256 != info.sha256:
         log.warning("%s was made with another speaker model: matching on raw cosines", path)

@@ -18,6 +18,7 @@ voiceprint of another model is refused with a sentence asking to enrol again.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterable, Sequence
 
@@ -35,9 +36,12 @@ log = logging.getLogger(__name__)
 ROLES = ("mother", "father")
 PARENT_OF_VOICE = {"female": "mother", "male": "father"}  # with no household enrolled (DESIGN.md)
 MIN_ENROL_SPEECH_S = 20.0  # voiced speech an enrolment needs (about 30 s of talking alone)
-# a child or a loudspeaker is never a parent, whatever the match says; "unknown" may be
-# (a mother talking to her child at 320 Hz can leave the voice type unsure)
-NEVER_PARENT_VOICES = ("child", "other")
+# a loudspeaker is never a parent, whatever the match says; "unknown" may be (a mother
+# talking to her child at 320 Hz can leave the voice type unsure); "child" only at a
+# cohort's child_min, far above the strict threshold (Household.match; the bundled cohort
+# has none, so a child voice is nobody's: edge/assets/speaker.md)
+NEVER_PARENT_VOICES = ("other",)
+CHILD = "child"
 
 
 class EnrolmentError(UserError, ValueError):
@@ -142,7 +146,8 @@ class Household:
         closer than the other parent's and its score (the cosine, or its t-norm with a
         cohort) reaches the strict threshold, or the typed one when ``voice`` is that
         parent's voice type and ``other_prob`` (the voice model's probability of a
-        loudspeaker) is under ``typed_other_max``; else ``(None, best cosine)``.
+        loudspeaker) is under ``typed_other_max``; a ``child`` voice only at the cohort's
+        ``child_min`` (never without a cohort); else ``(None, best cosine)``.
         ``(None, None)`` with nobody enrolled."""
         if not self.voiceprints:
             return None, None
@@ -152,6 +157,8 @@ class Household:
         others = [s for role, s in scores.items() if role != best]
         typed = PARENT_OF_VOICE.get(voice or "") == best and other_prob < self.typed_other_max
         needed = min(self.threshold, self.typed_threshold) if typed else self.threshold
+        if voice == CHILD:
+            needed = math.inf if self.cohort is None else max(self.threshold, self.cohort.child_min)
         if scores[best] >= needed and all(scores[best] > s for s in others):
             return best, cosines[best]
         return None, cosines[best]
@@ -167,7 +174,8 @@ def speaker_of(
 
     Enrolled: the matched parent (the typed tier when ``voice`` is theirs and
     ``other_prob``, the voice model's probability of a loudspeaker, is low enough),
-    never for a ``child`` or ``other`` voice. Not enrolled: ``female`` is the mother
+    never for an ``other`` voice, and for a ``child`` voice only at the cohort's
+    ``child_min`` (:meth:`Household.match`). Not enrolled: ``female`` is the mother
     and ``male`` the father (score None).
     """
     if household is None or not household.enrolled:

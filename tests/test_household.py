@@ -78,7 +78,7 @@ def test_an_enrolled_parent_is_recognised_and_anyone_else_is_nobody(encoder, hou
     assert household.match(encoder.embed(small_speaker(guest)))[0] is None  # the guest on TV
 
 
-def test_a_child_or_a_loudspeaker_is_never_a_parent(encoder, household, tmp_path):
+def test_without_a_cohort_a_child_or_a_loudspeaker_is_never_a_parent(encoder, household, tmp_path):
     mother = encoder.embed(speak(NEW_LINE, SCENE_VOICES["female"], tmp_path))
     assert speaker_of("female", household, mother)[0] == "mother"
     assert speaker_of("unknown", household, mother)[0] == "mother"  # e.g. 320 Hz to her child
@@ -295,3 +295,27 @@ def test_with_the_cohort_a_child_or_a_tv_tagged_female_is_nobodys(
         vector = encoder.embed(x)
         assert speaker_of("female", household, vector)[0] == "mother"  # raw cosine lets it in
         assert speaker_of("female", normed, vector)[0] is None
+
+
+def test_a_voice_called_child_is_a_parent_only_far_above_the_strict_threshold_if_asked(
+    encoder, normed, tmp_path
+):
+    """The bundled cohort carries no ``child_min``: a ``child`` voice is nobody's. With one
+    (``talkratio-train child-match``), a match well past the strict tier names the parent
+    (some of a mother's child-directed speech is called ``child``); a child's own voice
+    does not get there, and a loudspeaker never is a parent."""
+    from training.voiceconv import VoiceChange, convert
+
+    mother = encoder.embed(speak(NEW_LINE, SCENE_VOICES["female"], tmp_path))
+    assert normed.cohort.child_min == float("inf")
+    assert speaker_of("child", normed, mother)[0] is None
+    asked = Household(list(normed.voiceprints.values()), encoder.info, 1.0,
+                      replace(normed.cohort, child_min=2.3))  # fmt: skip
+    assert speaker_of("child", asked, mother)[0] == "mother"
+    assert speaker_of("other", asked, mother)[0] is None
+    child = convert(
+        speak("우리 같이 놀자. 이거 봐, 엄마!", "ko+m2", tmp_path),
+        VoiceChange(f0_median_hz=320, f0_range=1.2, formant_scale=1.25, tempo=1.15),
+    )
+    role, _ = speaker_of("child", asked, encoder.embed(child))
+    assert role is None

@@ -25,6 +25,7 @@ COMMANDS = {
     "voice-probe": "training.voice.probe",
     "tv-rule": "training.tv_rule",
     "child-rule": "training.child_rule",
+    "child-match": "training.child_match",
     "loudspeaker": "training.loudspeaker",
 }
 

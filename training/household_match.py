@@ -41,7 +41,7 @@ import numpy as np
 
 from benchmarks.voice_type import Judged, held_out_summary, parent_of, summarise
 from edge.cohort import Cohort
-from edge.household import NEVER_PARENT_VOICES, ROLES, Household, speaker_of
+from edge.household import CHILD, NEVER_PARENT_VOICES, ROLES, Household, speaker_of
 from edge.speaker import unit
 from edge.voiceprint import Voiceprint
 
@@ -212,7 +212,8 @@ def _named(scores: dict, voice: str, p_other: float, strict: float, typed: float
     agrees = parent_of(voice) == best and p_other < other_max
     needed = min(strict, typed) if agrees else strict
     closer = all(scores[best] > s for r, s in scores.items() if r != best)
-    return best if voice not in NEVER_PARENT_VOICES and scores[best] >= needed and closer else None
+    never = voice in NEVER_PARENT_VOICES or voice == CHILD  # prototypes: child never a parent
+    return best if not never and scores[best] >= needed and closer else None
 
 
 # --------------------------------------------------------------------------- figures
